@@ -1,0 +1,67 @@
+"""The `luke` command: one subcommand per pipeline step, each a thin wrapper over the
+step's entry function. Step modules define their click commands in their own `cli.py`;
+this module collects them, sets up logging and turns `LukeError` into a message and
+exit status 1 (usage errors exit with 2, as click does)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+
+import click
+
+from luke_core.errors import LukeError
+
+# Each module exposes `commands`: a list of click commands.
+COMMAND_MODULES = [
+    "luke_core.dump_db.cli",
+    "luke_core.inspect",
+]
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LukeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    default=lambda: os.environ.get("LUKE_LOG_LEVEL", "INFO"),
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Logging verbosity (env LUKE_LOG_LEVEL).",
+)
+@click.version_option(package_name="luke-pipeline")
+def luke(log_level: str) -> None:
+    """Pretrain LUKE and mLUKE from Wikipedia, step by step."""
+    configure_logging(log_level)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def echo_json(obj) -> None:
+    """Print a result for humans and machines alike."""
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+for _module_name in COMMAND_MODULES:
+    for _command in importlib.import_module(_module_name).commands:
+        luke.add_command(_command)
+
+
+def main() -> None:
+    luke(prog_name="luke")

@@ -1,0 +1,15 @@
+"""Step 1: a Wikipedia dump becomes an embedded database (`luke build-dump-db`)."""
+
+from luke_core.dump_db.build import BuildDumpDbOptions, BuildDumpDbSummary, build_dump_db
+from luke_core.dump_db.database import DumpDB, Page
+from luke_core.dump_db.wikitext import Link, Paragraph
+
+__all__ = [
+    "BuildDumpDbOptions",
+    "BuildDumpDbSummary",
+    "DumpDB",
+    "Link",
+    "Page",
+    "Paragraph",
+    "build_dump_db",
+]

@@ -1,0 +1,40 @@
+"""`luke build-dump-db`."""
+
+import click
+
+from luke_core.progress import summary_dict
+
+
+@click.command("build-dump-db")
+@click.argument("dump", nargs=-1, required=True)
+@click.argument("out")
+@click.option(
+    "--pool-size",
+    "--processes",
+    "-j",
+    "pool_size",
+    type=int,
+    default=None,
+    help="Parsing processes (default: all cores).",
+)
+@click.option(
+    "--chunk-size",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Articles per task sent to a parsing process.",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def build_dump_db_command(dump, out, pool_size, chunk_size, progress) -> None:
+    """Parse a MediaWiki XML dump (DUMP..., parts in order; globs and s3:// URIs work)
+    into a dump database at OUT, and print the summary as JSON."""
+    from luke_core.cli import echo_json
+    from luke_core.dump_db.build import BuildDumpDbOptions, build_dump_db
+
+    kwargs = {"chunk_size": chunk_size, "progress": progress}
+    if pool_size is not None:
+        kwargs["pool_size"] = pool_size
+    echo_json(summary_dict(build_dump_db(list(dump), out, BuildDumpDbOptions(**kwargs))))
+
+
+commands = [build_dump_db_command]

@@ -1,0 +1,281 @@
+"""Wikitext of one article -> paragraphs of plain text with their links.
+
+The reference's rules (wikipedia2vec's dump database, used by LUKE): `''`/`'''` emphasis is
+stripped, the text is parsed with mwparserfromhell and only top-level nodes are walked;
+text is split on newlines and each non-blank line is a paragraph; a wikilink contributes
+its display text and records a link (target, text, start, end) with character offsets into
+the paragraph; an external link contributes its label; `b`/`i`/`u` tags their contents; a
+heading ends the abstract and its own text is dropped; templates, refs, tables, comments
+and everything else are dropped.
+
+Where the reference is wrong we do what MediaWiki renders instead (each is tested):
+- link anchors (`Foo#History`) are stripped from the target (reference defect);
+- `[[File:...]]`, `[[Image:...]]` and `[[Category:...]]` without a leading colon render no
+  text (an embedded image or the page's categories), so they add neither text nor link;
+  the reference pasted "thumb|250px|caption" into the paragraph;
+- a link trail (`[[bus]]es`) belongs to the link text, as MediaWiki renders it (ASCII
+  lowercase letters: MediaWiki's default trail, safe for languages without spaces);
+- HTML entities (`&ndash;`, `&nbsp;`) become their characters, not nothing;
+- presentational inline tags (`small`, `span`, `sup`, ...) keep their text, not only b/i/u;
+- disambiguation pages are recognised in many languages and by `__DISAMBIG__`, not by
+  five English template names only.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+import mwparserfromhell
+from mwparserfromhell.nodes import (
+    ExternalLink,
+    Heading,
+    HTMLEntity,
+    Tag,
+    Text,
+    Wikilink,
+)
+
+_EMPHASIS = re.compile(r"'{2,}")
+_LINK_TRAIL = re.compile(r"[a-z]+")
+_WHITESPACE_RUN = re.compile(r"[\s_]+")
+_MARKUP_CHARS = re.compile(r"[{}<>&'\[\]]")
+_INLINE_TAGS = frozenset({
+    "b", "i", "u", "s", "em", "strong", "small", "big", "span", "sup", "sub", "abbr",
+    "code", "tt", "font", "nowiki", "var", "kbd", "samp", "q", "strike", "ins",
+})  # fmt: skip
+_DISAMBIGUATION = re.compile(
+    r"__DISAMBIG__|\{\{\s*(?:[^{}|]*disambiguation|disambig|disamb|dab|geodis|hndis|"
+    r"begriffskl[äa]rung|homonymie|desambiguaci[óo]n|desambigua[çc][ãa]o|disambigua|dp|"
+    r"ujednoznacznienie|неоднозначность|многозначность|f[öo]rgrening|aimai|曖昧さ回避|消歧义|"
+    r"消歧義|동음이의|täsmennyssivu|anlam ayrımı|trang định hướng|توضيح|bisbetydig|"
+    r"pagrindinis|rozcestník|wieloznaczność)\s*(?:\||\}\})",
+    re.IGNORECASE,
+)
+# Namespace names that embed media or categorise the page in every language edition,
+# beside the wiki's own names taken from the dump's <siteinfo>.
+_MEDIA_NAMES = (
+    "File",
+    "Image",
+    "Media",
+    "Bild",
+    "Datei",
+    "Fichier",
+    "Imagen",
+    "Archivo",
+    "Immagine",
+    "Afbeelding",
+    "Bestand",
+    "Imagem",
+    "Ficheiro",
+    "Plik",
+    "Файл",
+    "Изображение",
+    "ファイル",
+    "画像",
+    "文件",
+    "檔案",
+    "图像",
+    "파일",
+    "Tiedosto",
+    "Dosya",
+)
+_CATEGORY_NAMES = (
+    "Category",
+    "Kategorie",
+    "Catégorie",
+    "Categoría",
+    "Categoria",
+    "Categorie",
+    "Kategoria",
+    "Категория",
+    "Kategori",
+    "カテゴリ",
+    "分类",
+    "分類",
+    "분류",
+    "Luokka",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WikitextRules:
+    """What the parser must know about the wiki: its namespace names and title case."""
+
+    media_prefixes: frozenset[str]
+    category_prefixes: frozenset[str]
+    namespace_names: dict[str, str]
+    first_letter_case: bool = True
+
+    @classmethod
+    def for_site(cls, namespaces: dict[int, str], case: str = "first-letter") -> WikitextRules:
+        """Rules from the dump's `<siteinfo>` namespaces (key -> local name)."""
+        media = {n.lower() for n in _MEDIA_NAMES}
+        media.update(namespaces[k].lower() for k in (6, -2) if namespaces.get(k))
+        category = {n.lower() for n in _CATEGORY_NAMES}
+        if namespaces.get(14):
+            category.add(namespaces[14].lower())
+        names = {name.lower(): name for key, name in namespaces.items() if name and key != 0}
+        for name in (*_MEDIA_NAMES, *_CATEGORY_NAMES):
+            names.setdefault(name.lower(), name)
+        return cls(
+            media_prefixes=frozenset(media),
+            category_prefixes=frozenset(category),
+            namespace_names=names,
+            first_letter_case=case != "case-sensitive",
+        )
+
+
+DEFAULT_RULES = WikitextRules.for_site({6: "File", -2: "Media", 14: "Category"})
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A wikilink inside a paragraph: `text == paragraph[start:end]`."""
+
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str
+    links: tuple[Link, ...]
+    is_abstract: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    paragraphs: tuple[Paragraph, ...]
+    is_disambiguation: bool
+
+
+def upper_first(title: str) -> str:
+    return title[:1].upper() + title[1:]
+
+
+def normalize_title(title: str, rules: WikitextRules = DEFAULT_RULES) -> str:
+    """A link target as MediaWiki resolves it: leading colon and `#anchor` removed,
+    underscores and whitespace runs to one space, namespace prefix in its canonical
+    spelling, first letter upper-cased on first-letter wikis. '' for a same-page anchor."""
+    title = html.unescape(title) if "&" in title else title
+    title = _WHITESPACE_RUN.sub(" ", title).strip().lstrip(":").strip()
+    title = title.partition("#")[0].rstrip()
+    prefix, colon, rest = title.partition(":")
+    canonical = rules.namespace_names.get(prefix.strip().lower()) if colon else None
+    if canonical is not None:
+        rest = rest.strip()
+        title = f"{canonical}:{upper_first(rest) if rules.first_letter_case else rest}"
+    return upper_first(title) if rules.first_letter_case else title
+
+
+def is_disambiguation(wikitext: str) -> bool:
+    return _DISAMBIGUATION.search(wikitext) is not None
+
+
+def parse_wikitext(wikitext: str, rules: WikitextRules = DEFAULT_RULES) -> ParsedPage:
+    """Parse one article. Raises mwparserfromhell's errors for text it cannot parse."""
+    wikicode = mwparserfromhell.parse(_EMPHASIS.sub("", wikitext))
+    builder = _ParagraphBuilder(rules)
+    for node in wikicode.nodes:
+        builder.add(node)
+    builder.flush()
+    return ParsedPage(tuple(builder.paragraphs), is_disambiguation(wikitext))
+
+
+def _strip(wikicode) -> str:
+    raw = str(wikicode)
+    return wikicode.strip_code() if _MARKUP_CHARS.search(raw) else raw
+
+
+class _ParagraphBuilder:
+    """Accumulates the current paragraph while walking the top-level nodes."""
+
+    def __init__(self, rules: WikitextRules):
+        self.rules = rules
+        self.paragraphs: list[Paragraph] = []
+        self.text = ""
+        self.links: list[Link] = []
+        self.abstract = True
+        self.open_link: Link | None = None  # the last link, while a trail may still extend it
+
+    def add(self, node) -> None:
+        kind = type(node)
+        if kind is Text:
+            self._add_text(str(node))
+        elif kind is Wikilink:
+            self._add_wikilink(node)
+        elif kind is HTMLEntity:
+            self._append(node.normalize().replace("\xa0", " "))
+        elif kind is ExternalLink:
+            if node.title:
+                self._append(_strip(node.title))
+        elif kind is Tag:
+            self._add_tag(node)
+        elif kind is Heading:
+            self.abstract = False
+            self.open_link = None
+        else:
+            self.open_link = None
+
+    def _append(self, text: str) -> None:
+        self.text += text
+        self.open_link = None
+
+    def _add_text(self, text: str) -> None:
+        lines = text.split("\n")
+        if self.open_link is not None:
+            self._extend_trail(lines[0])
+        self._append(lines[0])
+        for line in lines[1:]:
+            self.flush()
+            self.text = line
+
+    def _extend_trail(self, following: str) -> None:
+        trail = _LINK_TRAIL.match(following)
+        if trail is None or self.open_link is None:
+            return
+        link = self.open_link
+        extended = Link(link.title, link.text + trail.group(), link.start, link.end + trail.end())
+        self.links[-1] = extended
+
+    def _add_wikilink(self, node) -> None:
+        raw_title = _strip(node.title).strip()
+        if not raw_title:
+            return
+        inline = raw_title.startswith(":")
+        prefix, colon, _ = raw_title.lstrip(":").partition(":")
+        prefix = prefix.strip().lower()
+        if (
+            not inline
+            and colon
+            and (prefix in self.rules.media_prefixes or prefix in self.rules.category_prefixes)
+        ):
+            self.open_link = None
+            return
+        text = _strip(node.text) if node.text else raw_title.lstrip(":")
+        title = normalize_title(raw_title, self.rules)
+        start = len(self.text)
+        self._append(text)
+        if title and text:
+            self.links.append(Link(title, text, start, len(self.text)))
+            self.open_link = self.links[-1]
+
+    def _add_tag(self, node) -> None:
+        tag = str(node.tag).strip().lower()
+        if tag == "br":
+            self._append(" ")
+        elif tag in _INLINE_TAGS and node.contents:
+            self._append(_strip(node.contents))
+        else:
+            self.open_link = None
+
+    def flush(self) -> None:
+        if self.text and not self.text.isspace():
+            self.paragraphs.append(Paragraph(self.text, tuple(self.links), self.abstract))
+        self.text = ""
+        self.links = []
+        self.open_link = None
