@@ -35,7 +35,10 @@ _TEXT_REDIRECT = re.compile(
     r"PATRZ|ПЕРЕНАПРАВЛЕНИЕ|転送|リダイレクト|重定向)\s*:?\s*\[\[([^\]|]+)",
     re.IGNORECASE,
 )
-_CHUNK_TEXT_BYTES = 1 << 18  # cap a chunk by text size too: articles vary 1000x in length
+# A chunk is also capped by its text size (articles vary 1000x in length); the first chunks
+# are small so that every worker has work within milliseconds of the start.
+_CHUNK_TEXT_BYTES = 1 << 18
+_FIRST_CHUNK_TEXT_BYTES = 1 << 14
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +147,7 @@ def _article_chunks(
     rules: WikitextRules | None = None
     chunk: list[tuple[str, int, str]] = []
     chunk_bytes = 0
+    chunk_cap = _FIRST_CHUNK_TEXT_BYTES
     for page in reader.pages():
         if rules is None:
             rules = WikitextRules.for_site(reader.siteinfo.namespaces, reader.siteinfo.case)
@@ -151,9 +155,10 @@ def _article_chunks(
             continue
         chunk.append((page.title, page.page_id, page.text))
         chunk_bytes += len(page.text)
-        if len(chunk) >= chunk_size or chunk_bytes >= _CHUNK_TEXT_BYTES:
+        if len(chunk) >= chunk_size or chunk_bytes >= chunk_cap:
             yield rules, chunk
             chunk, chunk_bytes = [], 0
+            chunk_cap = min(2 * chunk_cap, _CHUNK_TEXT_BYTES)
     if chunk:
         yield rules, chunk
 

@@ -26,7 +26,7 @@ from xml.parsers import expat
 from luke_core import storage
 from luke_core.errors import LukeError
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18
 # Encodings expat decodes itself; everything else is transcoded before parsing.
 _EXPAT_NATIVE = {"utf-8", "utf8", "utf-16", "utf16", "us-ascii", "ascii", "iso-8859-1", "latin-1"}
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")

@@ -16,7 +16,8 @@ Where the reference is wrong we do what MediaWiki renders instead (each is teste
 - a link trail (`[[bus]]es`) belongs to the link text, as MediaWiki renders it (ASCII
   lowercase letters: MediaWiki's default trail, safe for languages without spaces);
 - HTML entities (`&ndash;`, `&nbsp;`) become their characters, not nothing;
-- presentational inline tags (`small`, `span`, `sup`, ...) keep their text, not only b/i/u;
+- presentational tags (`small`, `span`, `sup`, ...) and the page's own `<onlyinclude>` /
+  `<noinclude>` sections keep their text and links, not only b/i/u and not as bare text;
 - disambiguation pages are recognised in many languages and by `__DISAMBIG__`, not by
   five English template names only.
 """
@@ -41,9 +42,12 @@ _EMPHASIS = re.compile(r"'{2,}")
 _LINK_TRAIL = re.compile(r"[a-z]+")
 _WHITESPACE_RUN = re.compile(r"[\s_]+")
 _MARKUP_CHARS = re.compile(r"[{}<>&'\[\]]")
-_INLINE_TAGS = frozenset({
+# Tags whose content MediaWiki shows as running text: walked like top-level nodes, so the
+# links inside them are kept. <onlyinclude>/<noinclude> content is part of the page itself.
+_TRANSPARENT_TAGS = frozenset({
     "b", "i", "u", "s", "em", "strong", "small", "big", "span", "sup", "sub", "abbr",
-    "code", "tt", "font", "nowiki", "var", "kbd", "samp", "q", "strike", "ins",
+    "code", "tt", "font", "var", "kbd", "samp", "q", "strike", "ins", "onlyinclude",
+    "noinclude", "blockquote", "poem", "center",
 })  # fmt: skip
 _DISAMBIGUATION = re.compile(
     r"__DISAMBIG__|\{\{\s*(?:[^{}|]*disambiguation|disambig|disamb|dab|geodis|hndis|"
@@ -268,8 +272,11 @@ class _ParagraphBuilder:
         tag = str(node.tag).strip().lower()
         if tag == "br":
             self._append(" ")
-        elif tag in _INLINE_TAGS and node.contents:
-            self._append(_strip(node.contents))
+        elif tag == "nowiki" and node.contents:
+            self._append(str(node.contents))
+        elif tag in _TRANSPARENT_TAGS and node.contents:
+            for child in node.contents.nodes:
+                self.add(child)
         else:
             self.open_link = None
 
