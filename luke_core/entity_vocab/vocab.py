@@ -86,6 +86,8 @@ class EntityVocab:
                     f"{self.source}: id {expected} must be {SPECIAL_TOKENS[expected]}, "
                     f"found {entry.entities}"
                 )
+            if not entry.entities:
+                raise LukeError(f"{self.source}: entry {entry.id} has no entities")
             for key in entry.entities:
                 if key in self._ids:
                     raise LukeError(
@@ -108,10 +110,16 @@ class EntityVocab:
         return self.get_id(title, language) is not None
 
     def get_id(self, title: str, language: str | None = None, default: int | None = None):
+        """The id of (title, language). In a monolingual vocabulary the language may be
+        left out, and any language finds a title whose entries carry none; a title of
+        another language than the vocabulary's is not found."""
         found = self._ids.get((title, language))
-        if found is None and self._by_title is not None:
+        if found is None and self._by_title is not None and self._language_free(language):
             found = self._by_title.get(title)
         return default if found is None else found
+
+    def _language_free(self, language: str | None) -> bool:
+        return language is None or not any(self.languages)
 
     def get_entry(self, entity_id: int) -> EntityEntry:
         return self.entries[entity_id]
@@ -198,13 +206,26 @@ class EntityVocab:
             else:
                 lang, _, title = key.partition(":")
                 grouped.setdefault(entity_id, []).append((title, lang))
-        entries = [EntityEntry(i, tuple(grouped[i]), 0) for i in sorted(grouped)]
+        entries = [
+            EntityEntry(i, tuple(sorted(grouped[i], key=_entity_order)), 0) for i in sorted(grouped)
+        ]
         return cls(entries, source=source)
 
 
+def _entity_order(entity: tuple[str, str | None]) -> tuple:
+    """(title, language) pairs by language (null first), then title."""
+    title, language = entity
+    return (language is not None, language or "", title)
+
+
 def _read_text(uri: str) -> str:
+    data = storage.read_bytes(uri)
+    if data.startswith(b"SQLite format 3\x00"):
+        raise LukeError(
+            f"{uri}: an SQLite database (a dump or interwiki database?), not an entity vocabulary"
+        )
     try:
-        return storage.read_text(uri)
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise LukeError(f"{uri}: not a text file, so not an entity vocabulary") from None
 
@@ -227,6 +248,8 @@ def _parse_jsonl(text: str, uri: str) -> list[EntityEntry]:
         try:
             obj = json.loads(line)
             entities = tuple((str(t), lang) for t, lang in obj["entities"])
+            if not all(lang is None or isinstance(lang, str) for _, lang in entities):
+                raise ValueError("a language must be a string or null")
             entries.append(EntityEntry(int(obj["id"]), entities, int(obj.get("count", 0))))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise LukeError(
@@ -247,3 +270,26 @@ def _parse_tsv(text: str, uri: str) -> list[EntityEntry]:
             raise LukeError(f"{uri}: line {number + 1} is not 'title<TAB>count'")
         entries.append(EntityEntry(len(entries), ((title, None),), int(count)))
     return entries
+
+
+def describe_entity_vocab(uri: str, options) -> dict:
+    """`luke inspect` of a vocabulary: size, languages and the most frequent entries, or
+    with `--title` (and `--language`) the entry holding that title."""
+    vocab = EntityVocab.load(uri)
+    if options.title:
+        entity_id = vocab.get_id(options.title, options.language)
+        if entity_id is None:
+            where = f" in language {options.language!r}" if options.language else ""
+            raise LukeError(f"{uri}: no entity titled {options.title!r}{where}")
+        return {"entry": _entry_json(vocab.get_entry(entity_id))}
+    return {
+        "size": len(vocab),
+        "languages": list(vocab.languages),
+        "is_multilingual": vocab.is_multilingual,
+        "total_count": sum(entry.count for entry in vocab),
+        "top": [_entry_json(entry) for entry in vocab.entries[PAD_ID : MASK_ID + 1 + options.top]],
+    }
+
+
+def _entry_json(entry: EntityEntry) -> dict:
+    return {"id": entry.id, "entities": [list(e) for e in entry.entities], "count": entry.count}
