@@ -2,6 +2,7 @@
 
 from luke_core.dump_db.build import BuildDumpDbOptions, BuildDumpDbSummary, build_dump_db
 from luke_core.dump_db.database import DumpDB, Page
+from luke_core.dump_db.merge import MergeDumpDbSummary, merge_dump_dbs
 from luke_core.dump_db.wikitext import Link, Paragraph
 
 __all__ = [
@@ -9,7 +10,9 @@ __all__ = [
     "BuildDumpDbSummary",
     "DumpDB",
     "Link",
+    "MergeDumpDbSummary",
     "Page",
     "Paragraph",
     "build_dump_db",
+    "merge_dump_dbs",
 ]

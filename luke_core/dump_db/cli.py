@@ -37,4 +37,17 @@ def build_dump_db_command(dump, out, pool_size, chunk_size, progress) -> None:
     echo_json(summary_dict(build_dump_db(list(dump), out, BuildDumpDbOptions(**kwargs))))
 
 
-commands = [build_dump_db_command]
+@click.command("merge-dump-db")
+@click.argument("part", nargs=-1, required=True)
+@click.argument("out")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def merge_dump_db_command(part, out, progress) -> None:
+    """Merge the dump databases of a dump's parts (PART..., in order; globs and s3:// URIs
+    work) into one database at OUT, and print the summary as JSON."""
+    from luke_core.cli import echo_json
+    from luke_core.dump_db.merge import merge_dump_dbs
+
+    echo_json(summary_dict(merge_dump_dbs(list(part), out, progress=progress)))
+
+
+commands = [build_dump_db_command, merge_dump_db_command]

@@ -170,3 +170,24 @@ def test_meta_is_json_in_sqlite(tmp_path):
     assert meta["counts"]["pages"] == 5
     assert meta["sources"] == [str(tmp_path / "dump.xml")]
     assert os.path.basename(meta["sources"][0]) == "dump.xml"
+
+
+def test_merging_part_databases_equals_building_the_parts_together(tmp_path):
+    from luke_core.dump_db import merge_dump_dbs
+
+    whole, _ = build(tmp_path, name="whole.xml")
+    parts = [PAGES[:5], PAGES[5:9], PAGES[9:]]
+    part_dbs = []
+    for i, pages in enumerate(parts):
+        db, _ = build(tmp_path, pages, name=f"part{i}.xml")
+        part_dbs.append(db)
+    merged = str(tmp_path / "merged.db")
+    summary = merge_dump_dbs(part_dbs, merged, progress=False)
+    assert (summary.parts, summary.pages, summary.redirects, summary.redirect_loops) == (3, 5, 6, 2)
+    assert dump_rows(merged) == dump_rows(whole)
+    with DumpDB(merged) as db:
+        assert db.resolve_redirect("Old Edo") == "Edo"  # a chain across parts
+        assert db.meta["merged_from"] == part_dbs
+        assert db.meta["counts"]["skipped_pages"] == 2
+    again = merge_dump_dbs([part_dbs[0], part_dbs[0]], str(tmp_path / "twice.db"), progress=False)
+    assert again.duplicate_titles == 5 and again.pages == 5
