@@ -47,9 +47,10 @@ class TrainingJobSpec:
 def torchrun_command(
     spec: TrainingJobSpec, *, python: str = "python", standalone: bool = False
 ) -> list[str]:
-    """The command every node runs. Without `standalone`, torchrun reads the master's
-    address, port and this node's rank from the environment (`PET_*`/`MASTER_*`, as the
-    training operator sets them)."""
+    """The command every node runs. Without `standalone`, the caller adds the rendezvous
+    (torchrun reads only `PET_*` variables by itself; the PyTorchJob builder passes the
+    operator's MASTER_ADDR, MASTER_PORT and RANK as `--master-addr`, `--master-port`,
+    `--node-rank`)."""
     command = [python, "-m", "torch.distributed.run"]
     if standalone:
         command.append("--standalone")
