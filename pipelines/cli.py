@@ -17,6 +17,7 @@ import click
 from luke_core.errors import LukeError
 
 COMMAND_MODULES = [
+    "pipelines.commands",
     "pipelines.manifest",
 ]
 

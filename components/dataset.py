@@ -1,0 +1,90 @@
+"""Components of step 3: the pretraining dataset of a language, and the step count."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Markdown, Metrics, Output
+
+from pipelines.images import preprocess_image
+
+
+@dsl.component(base_image=preprocess_image(), install_kfp_package=False)
+def build_dataset(
+    dump_db_uri: str,
+    tokenizer: str,
+    entity_vocab_uri: str,
+    work_dir: str,
+    name: str,
+    language: str,
+    sentence_splitter: str,
+    max_seq_length: int,
+    max_entity_length: int,
+    max_mention_length: int,
+    min_sentence_length: int,
+    include_unk_entities: bool,
+    abstract_only: bool,
+    include_sentences_without_entities: bool,
+    max_num_documents: int,
+    predefined_entities_only: bool,
+    seed: int,
+    reuse_outputs: bool,
+    s3_endpoint: str,
+    metrics: Output[Metrics],
+    report: Output[Markdown],
+    dataset: Output[Dataset],
+) -> str:
+    """Build `{work_dir}/dataset/{name}` (max_num_documents 0: all pages) from a dump
+    database (empty `dump_db_uri`: `{work_dir}/dump_db/{name}.db`). An existing dataset
+    built from the same inputs and options is reused when `reuse_outputs`."""
+    from components.support import (
+        dataset_markdown,
+        log_metrics,
+        output_uri,
+        reusable_dataset,
+        setup,
+        write_markdown,
+        write_pointer,
+    )
+    from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+
+    setup(s3_endpoint)
+    out = output_uri(work_dir, "dataset", name)
+    dump_db_uri = dump_db_uri or output_uri(work_dir, "dump_db", f"{name}.db")
+    options = BuildDatasetOptions(
+        sentence_splitter=sentence_splitter or None,
+        language=language or None,
+        max_seq_length=max_seq_length,
+        max_entity_length=max_entity_length,
+        max_mention_length=max_mention_length,
+        min_sentence_length=min_sentence_length,
+        include_unk_entities=include_unk_entities,
+        abstract_only=abstract_only,
+        include_sentences_without_entities=include_sentences_without_entities,
+        max_num_documents=max_num_documents or None,
+        predefined_entities_only=predefined_entities_only,
+        seed=seed,
+    )
+    inputs = {"dump_db": dump_db_uri, "tokenizer": tokenizer, "entity_vocab": entity_vocab_uri}
+    summary = reusable_dataset(out, inputs, options) if reuse_outputs else None
+    if summary is None:
+        summary = build_dataset(dump_db_uri, tokenizer, entity_vocab_uri, out, options)
+    log_metrics(metrics, summary)
+    write_markdown(report, dataset_markdown(out, name))
+    write_pointer(dataset, out, "dataset", language=language)
+    return out
+
+
+@dsl.component(base_image=preprocess_image(), install_kfp_package=False)
+def compute_total_training_steps(
+    dataset_dirs: list,
+    train_batch_size: int,
+    num_epochs: int,
+    s3_endpoint: str,
+    metrics: Output[Metrics],
+) -> int:
+    """ceil(items of all datasets / batch size * epochs), from their metadata alone."""
+    from components.support import setup
+    from luke_core.dataset.describe import compute_total_training_steps
+
+    setup(s3_endpoint)
+    steps = compute_total_training_steps(list(dataset_dirs), train_batch_size, num_epochs)
+    metrics.log_metric("total_training_steps", steps)
+    return steps

@@ -1,0 +1,110 @@
+"""Components of step 2: entity vocabulary, interwiki database, multilingual vocabulary."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Markdown, Metrics, Output
+
+from pipelines.images import preprocess_image
+
+
+@dsl.component(base_image=preprocess_image(), install_kfp_package=False)
+def build_entity_vocab(
+    dump_db_uri: str,
+    work_dir: str,
+    name: str,
+    vocab_size: int,
+    min_count: int,
+    language: str,
+    white_list_uris: list,
+    white_list_only: bool,
+    s3_endpoint: str,
+    metrics: Output[Metrics],
+    top_entities: Output[Markdown],
+    entity_vocab: Output[Artifact],
+) -> str:
+    """Count the links of a dump database into `{work_dir}/entity_vocab/{name}.jsonl`."""
+    from components.support import (
+        log_metrics,
+        output_uri,
+        setup,
+        top_entities_markdown,
+        write_markdown,
+        write_pointer,
+    )
+    from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
+
+    setup(s3_endpoint)
+    out = output_uri(work_dir, "entity_vocab", f"{name}.jsonl")
+    options = BuildEntityVocabOptions(
+        vocab_size=vocab_size,
+        min_count=min_count,
+        language=language or None,
+        white_lists=tuple(white_list_uris),
+        white_list_only=white_list_only,
+    )
+    summary = build_entity_vocab(dump_db_uri, out, options)
+    log_metrics(metrics, summary)
+    write_markdown(top_entities, top_entities_markdown(out, f"Entity vocabulary {name}"))
+    write_pointer(entity_vocab, out, "entity_vocab", entries=summary.entries)
+    return out
+
+
+@dsl.component(base_image=preprocess_image(), install_kfp_package=False)
+def build_interwiki_db(
+    wikidata_uri: str,
+    work_dir: str,
+    languages: list,
+    max_bad_lines: int,
+    s3_endpoint: str,
+    metrics: Output[Metrics],
+    interwiki_db: Output[Artifact],
+) -> str:
+    """Stream a Wikidata JSON dump into `{work_dir}/interwiki.db`."""
+    from components.support import log_metrics, output_uri, setup, write_pointer
+    from luke_core.entity_vocab.interwiki import BuildInterwikiDbOptions, build_interwiki_db
+
+    setup(s3_endpoint)
+    out = output_uri(work_dir, "interwiki.db")
+    options = BuildInterwikiDbOptions(languages=tuple(languages), max_bad_lines=max_bad_lines)
+    summary = build_interwiki_db(wikidata_uri, out, options)
+    log_metrics(metrics, summary)
+    write_pointer(interwiki_db, out, "interwiki_db", items=summary.items)
+    return out
+
+
+@dsl.component(base_image=preprocess_image(), install_kfp_package=False)
+def build_multilingual_entity_vocab(
+    vocab_uris: list,
+    interwiki_db_uri: str,
+    work_dir: str,
+    vocab_size: int,
+    min_num_languages: int,
+    s3_endpoint: str,
+    metrics: Output[Metrics],
+    top_entities: Output[Markdown],
+    entity_vocab: Output[Artifact],
+) -> str:
+    """Merge per-language vocabularies through Wikidata into
+    `{work_dir}/entity_vocab/multilingual.jsonl`."""
+    from components.support import (
+        log_metrics,
+        output_uri,
+        setup,
+        top_entities_markdown,
+        write_markdown,
+        write_pointer,
+    )
+    from luke_core.entity_vocab.multilingual import (
+        BuildMultilingualEntityVocabOptions,
+        build_multilingual_entity_vocab,
+    )
+
+    setup(s3_endpoint)
+    out = output_uri(work_dir, "entity_vocab", "multilingual.jsonl")
+    options = BuildMultilingualEntityVocabOptions(
+        vocab_size=vocab_size, min_num_languages=min_num_languages
+    )
+    summary = build_multilingual_entity_vocab(sorted(vocab_uris), interwiki_db_uri, out, options)
+    log_metrics(metrics, summary)
+    write_markdown(top_entities, top_entities_markdown(out, "Multilingual entity vocabulary"))
+    write_pointer(entity_vocab, out, "entity_vocab", entries=summary.entries)
+    return out
