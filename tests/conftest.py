@@ -13,25 +13,14 @@ import pytest
 
 from luke_core import storage
 from luke_core.testing.seaweedfs import start_seaweedfs
+from luke_core.testing.shared_data import shared_data_path
 
 ASSETS = Path(__file__).parent / "assets"
 
 
-def test_data_path(*parts: str) -> Path:
-    """A file of the shared real data: skip when LUKE_TEST_DATA is unset, fail when it is
-    set but the file is missing (see ../shared/data/README.md)."""
-    root = os.environ.get("LUKE_TEST_DATA")
-    if not root:
-        pytest.skip("LUKE_TEST_DATA is not set: real shared data unavailable")
-    path = Path(root, *parts)
-    if not path.exists():
-        pytest.fail(f"LUKE_TEST_DATA is set but {path} is missing")
-    return path
-
-
 @pytest.fixture(scope="session")
 def enwiki_fragment() -> Path:
-    return test_data_path(
+    return shared_data_path(
         "wikipedia", "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
     )
 

@@ -13,10 +13,7 @@ export.
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
-import io
 import re
 import zlib
 from collections.abc import Iterator
@@ -24,6 +21,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from luke_core import storage
+from luke_core.compressed import DecompressedInput
 from luke_core.errors import LukeError
 
 CHUNK_BYTES = 1 << 18
@@ -58,27 +56,6 @@ class RawPage:
     model: str | None
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the compressed bytes consumed, to say how far a broken file got."""
-
-    def __init__(self, raw):
-        self.raw = raw
-        self.consumed = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self.consumed += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
-
-
 class DumpReader:
     """Iterate the pages of one dump file; `siteinfo` is filled once the header is read.
 
@@ -87,8 +64,7 @@ class DumpReader:
     def __init__(self, uri: str):
         self.uri = uri
         self.siteinfo = SiteInfo()
-        self._counter = _CountingReader(storage.open_input(uri, "rb"))
-        self.compression = "none"
+        self._input: DecompressedInput | None = None
         self.xml_bytes = 0
         self.total_bytes: int | None = None
         try:
@@ -98,10 +74,15 @@ class DumpReader:
 
     @property
     def bytes_read(self) -> int:
-        return self._counter.consumed
+        return self._input.bytes_read if self._input else 0
+
+    @property
+    def compression(self) -> str:
+        return self._input.compression if self._input else "none"
 
     def close(self) -> None:
-        self._counter.close()
+        if self._input is not None:
+            self._input.close()
 
     def __enter__(self) -> DumpReader:
         return self
@@ -110,7 +91,7 @@ class DumpReader:
         self.close()
 
     def pages(self) -> Iterator[RawPage]:
-        stream = self._decompressed()
+        self._input = stream = DecompressedInput(storage.open_input(self.uri, "rb"), CHUNK_BYTES)
         first = self._read(stream)
         if not first.strip():
             raise LukeError(f"{self.uri}: the file is empty")
@@ -126,17 +107,6 @@ class DumpReader:
         yield from handler.take_pages()
         if not handler.saw_root:
             raise LukeError(f"{self.uri}: not a MediaWiki export (no root element)")
-
-    def _decompressed(self):
-        buffered = io.BufferedReader(self._counter, buffer_size=CHUNK_BYTES)
-        magic = buffered.peek(4)[:4]
-        if magic[:3] == b"BZh":
-            self.compression = "bz2"
-            return bz2.BZ2File(buffered)
-        if magic[:2] == b"\x1f\x8b":
-            self.compression = "gzip"
-            return gzip.GzipFile(fileobj=buffered)
-        return buffered
 
     def _read(self, stream) -> bytes:
         where = f"after {self.bytes_read:,} of {self.total_bytes or 0:,} compressed bytes"

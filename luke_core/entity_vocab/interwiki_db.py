@@ -3,61 +3,25 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from luke_core import storage
 from luke_core.errors import LukeError
+from luke_core.sqlite_artifact import SQLiteArtifact
 
 KIND = "interwiki_db"
 FORMAT_VERSION = 1
 
 
-class InterwikiDB:
+class InterwikiDB(SQLiteArtifact):
     """(title, language) -> item and item -> its (title, language) pairs.
 
     Local or on S3 (fetched once into the cache). Picklable: a copy sent to a worker
     process reopens the file there."""
 
-    def __init__(self, uri: str):
-        self.uri = uri
-        self.path = storage.local_copy(uri)
-        self._open()
-
-    def _open(self) -> None:
-        try:
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-            rows = self.conn.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise LukeError(f"{self.uri}: not an interwiki database ({exc})") from None
-        self.meta: dict[str, Any] = {k: json.loads(v) for k, v in rows}
-        if self.meta.get("kind") != KIND:
-            raise LukeError(
-                f"{self.uri}: not an interwiki database (its kind is {self.meta.get('kind')!r})"
-            )
-        if self.meta.get("format_version") != FORMAT_VERSION:
-            raise LukeError(
-                f"{self.uri}: interwiki database format {self.meta.get('format_version')}, "
-                f"this version reads {FORMAT_VERSION}; rebuild it"
-            )
-
-    def __getstate__(self) -> dict:
-        return {"uri": self.uri, "path": self.path}
-
-    def __setstate__(self, state: dict) -> None:
-        self.uri, self.path = state["uri"], state["path"]
-        self._open()
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> InterwikiDB:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    KIND = KIND
+    FORMAT_VERSION = FORMAT_VERSION
+    DESCRIPTION = "an interwiki database"
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -17,10 +17,7 @@ dump they built, so `-l zh-yue` matches the dump of zh-yue.wikipedia.org.
 
 from __future__ import annotations
 
-import bz2
 import functools
-import gzip
-import io
 import os
 import re
 import sys
@@ -31,6 +28,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from luke_core import storage
+from luke_core.compressed import DecompressedInput
 from luke_core.errors import LukeError
 
 # Sites whose id ends in "wiki" but that are no language edition of Wikipedia.
@@ -159,27 +157,6 @@ def _open(uri: str):
     return storage.open_input(uri, "rb")
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the compressed bytes consumed (S3 streams cannot `tell`)."""
-
-    def __init__(self, raw):
-        self.inner = raw
-        self.consumed = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.inner.read(len(buffer))
-        buffer[: len(data)] = data
-        self.consumed += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self.inner.close()
-        super().close()
-
-
 class WikidataDumpReader:
     """Blocks of whole lines of one dump file, for `parse_batch`.
 
@@ -191,15 +168,13 @@ class WikidataDumpReader:
 
     def __init__(self, uri: str):
         self.uri = uri
-        self.raw = _CountingReader(_open(uri))
-        self.compression = "none"
+        self.stream = DecompressedInput(_open(uri))
+        self.compression = self.stream.compression
         self.lines = 0
         self.layout = ""
-        self.stream = self._decompressed()
 
     def close(self) -> None:
         self.stream.close()
-        self.raw.close()
 
     def __enter__(self) -> WikidataDumpReader:
         return self
@@ -209,18 +184,7 @@ class WikidataDumpReader:
 
     @property
     def bytes_read(self) -> int:
-        return self.raw.consumed
-
-    def _decompressed(self):
-        buffered = io.BufferedReader(self.raw, buffer_size=1 << 20)
-        magic = buffered.peek(4)[:4]
-        if magic[:3] == b"BZh":
-            self.compression = "bz2"
-            return bz2.BZ2File(buffered)
-        if magic[:2] == b"\x1f\x8b":
-            self.compression = "gzip"
-            return gzip.GzipFile(fileobj=buffered)
-        return buffered
+        return self.stream.bytes_read
 
     def batches(self, block_bytes: int = 4 << 20) -> Iterator[tuple[int, bytes]]:
         """(number of the block's first line, whole lines joined) of ~`block_bytes`;

@@ -13,28 +13,19 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from luke_core.dump_db import DumpDB, Link, Paragraph
 from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_build_meta
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
+from luke_core.testing.shared_data import shared_data_path
 
 ENWIKI_FRAGMENT = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 _LINK = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]*))?\]\]")
 
 
 def shared_data(*parts: str) -> str:
-    """A file of $LUKE_TEST_DATA: under pytest, skip when unset and fail when set but
-    missing (as tests/conftest.py's test_data_path)."""
-    import pytest
-
-    root = os.environ.get("LUKE_TEST_DATA")
-    if not root:
-        pytest.skip("LUKE_TEST_DATA is not set: real shared data unavailable")
-    path = Path(root, *parts)
-    if not path.exists():
-        pytest.fail(f"LUKE_TEST_DATA is set but {path} is missing")
-    return str(path)
+    """A file of $LUKE_TEST_DATA (see `shared_data_path`), as a string."""
+    return str(shared_data_path(*parts))
 
 
 def roberta_dir() -> str:

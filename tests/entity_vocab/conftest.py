@@ -2,12 +2,12 @@
 from the file itself (not through EntityVocab, which is under test too)."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from luke_core import storage
+from luke_core.testing.shared_data import shared_data_path
 
 SPECIALS = ("[PAD]", "[UNK]", "[MASK]")
 
@@ -47,12 +47,5 @@ def vocab_invariants():
 
 @pytest.fixture(scope="session")
 def wikidata_sample() -> Path:
-    """The 10 real Wikidata items of the original LUKE's tests (see tests/conftest.py's
-    test_data_path: skip when LUKE_TEST_DATA is unset, fail when the file is missing)."""
-    root = os.environ.get("LUKE_TEST_DATA")
-    if not root:
-        pytest.skip("LUKE_TEST_DATA is not set: real shared data unavailable")
-    path = Path(root, "wikidata", "wikidata_20180423_sitelinks10.json")
-    if not path.exists():
-        pytest.fail(f"LUKE_TEST_DATA is set but {path} is missing")
-    return path
+    """The 10 real Wikidata items of the original LUKE's tests."""
+    return shared_data_path("wikidata", "wikidata_20180423_sitelinks10.json")
