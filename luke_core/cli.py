@@ -18,7 +18,11 @@ from luke_core.errors import LukeError
 # Each module exposes `commands`: a list of click commands.
 COMMAND_MODULES = [
     "luke_core.dump_db.cli",
+    "luke_core.dataset.cli",
+    "luke_core.entity_vocab.cli",
+    "luke_core.export.cli",
     "luke_core.inspect",
+    "luke_core.training.cli",
 ]
 
 
@@ -38,8 +42,16 @@ class _Group(click.Group):
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="Logging verbosity (env LUKE_LOG_LEVEL).",
 )
+@click.option(
+    "--local_rank",
+    "--local-rank",
+    "local_rank",
+    type=int,
+    hidden=True,
+    help="Set by the `deepspeed` launcher; LOCAL_RANK in the environment says the same.",
+)
 @click.version_option(package_name="luke-pipeline")
-def luke(log_level: str) -> None:
+def luke(log_level: str, local_rank: int | None) -> None:
     """Pretrain LUKE and mLUKE from Wikipedia, step by step."""
     configure_logging(log_level)
 

@@ -20,6 +20,11 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 # kind -> "module:function"; the function takes (uri, InspectOptions) and returns a dict.
 DESCRIBERS = {
     "dump_db": "luke_core.dump_db.database:describe_dump_db",
+    "dataset": "luke_core.dataset.describe:describe_dataset",
+    "interwiki_db": "luke_core.entity_vocab.interwiki_db:describe_interwiki_db",
+    "entity_vocab": "luke_core.entity_vocab.vocab:describe_entity_vocab",
+    "pretraining_run": "luke_core.training.run_files:describe_pretraining_run",
+    "huggingface_model": "luke_core.export.describe:describe_huggingface_model",
 }
 
 
@@ -44,11 +49,22 @@ def artifact_kind(uri: str) -> str:
         return _file_kind(uri, head)
     metadata_uri = storage.join(uri, "metadata.json")
     if not storage.is_file(metadata_uri):
+        if _is_luke_huggingface_model(uri):
+            return "huggingface_model"
         raise LukeError(f"{uri}: a directory without metadata.json is no artifact of ours")
     kind = storage.read_json(metadata_uri).get("kind")
     if not kind:
         raise LukeError(f"{metadata_uri}: has no 'kind' field")
     return kind
+
+
+def _is_luke_huggingface_model(uri: str) -> bool:
+    """An exported model folder: config.json (no metadata.json) of model_type "luke"."""
+    config_uri = storage.join(uri, "config.json")
+    if not storage.is_file(config_uri):
+        return False
+    config = storage.read_json(config_uri)
+    return isinstance(config, dict) and config.get("model_type") == "luke"
 
 
 def _sqlite_kind(uri: str) -> str:

@@ -86,3 +86,26 @@ class LocalLauncher:
         if completed.returncode != 0:
             return LaunchResult(False, f"torchrun exited with status {completed.returncode}")
         return LaunchResult(True)
+
+
+def pretrain_arguments(dataset_dirs: list[str], output_dir: str, options) -> tuple[str, ...]:
+    """The `luke pretrain` arguments that reproduce `PretrainOptions` `options` (flags for
+    booleans, `--no-progress` / `--subword-masking` for the negative forms)."""
+    import dataclasses
+
+    args = [arg for d in dataset_dirs for arg in ("--dataset-dir", d)]
+    args += ["--output-dir", output_dir]
+    negatives = {"whole_word_masking": "--subword-masking", "progress": "--no-progress"}
+    for field_ in dataclasses.fields(options):
+        value = getattr(options, field_.name)
+        flag = "--" + field_.name.replace("_", "-")
+        if isinstance(value, bool):
+            if not value and field_.name in negatives:
+                args.append(negatives[field_.name])
+            elif value and field_.name not in negatives:
+                args.append(flag)
+        elif value is not None:
+            args += [flag, str(value)]
+        elif field_.name == "save_interval_steps":
+            args += [flag, "0"]  # the CLI's "only at the end of each epoch"
+    return tuple(args)
