@@ -26,7 +26,9 @@ COMMAND_MODULES = [
 ]
 
 
-class _Group(click.Group):
+class CommandGroup(click.Group):
+    """A command group whose `LukeError`s become `error: ...` and exit status 1."""
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -34,14 +36,23 @@ class _Group(click.Group):
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 
+    def add_command_modules(self, module_names: list[str]) -> None:
+        """Add the `commands` (a list of click commands) of each module."""
+        for module_name in module_names:
+            for command in importlib.import_module(module_name).commands:
+                self.add_command(command)
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
+
+log_level_option = click.option(
     "--log-level",
     default=lambda: os.environ.get("LUKE_LOG_LEVEL", "INFO"),
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="Logging verbosity (env LUKE_LOG_LEVEL).",
 )
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@log_level_option
 @click.option(
     "--local_rank",
     "--local-rank",
@@ -70,9 +81,7 @@ def echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
-for _module_name in COMMAND_MODULES:
-    for _command in importlib.import_module(_module_name).commands:
-        luke.add_command(_command)
+luke.add_command_modules(COMMAND_MODULES)
 
 
 def main() -> None:

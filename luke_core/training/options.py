@@ -77,6 +77,14 @@ class PretrainOptions:
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def masking(self):
+        """The loader's `MaskingOptions`: the fields of the same names."""
+        from luke_core.dataset.masking import MaskingOptions
+
+        names = [f.name for f in dataclasses.fields(MaskingOptions)]
+        return MaskingOptions(**{name: getattr(self, name) for name in names})
+
 
 def _check_probability(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:

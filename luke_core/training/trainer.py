@@ -170,7 +170,6 @@ class _Trainer:
 
     def _loader(self):
         from luke_core.dataset.loader import PretrainingLoader
-        from luke_core.dataset.masking import MaskingOptions
 
         o = self.options
         return PretrainingLoader(
@@ -181,16 +180,7 @@ class _Trainer:
             num_workers=o.num_workers,
             seed=o.seed,
             sampling_smoothing=o.sampling_smoothing,
-            masking=MaskingOptions(
-                masked_lm_prob=o.masked_lm_prob,
-                masked_entity_prob=o.masked_entity_prob,
-                random_word_prob=o.random_word_prob,
-                unmasked_word_prob=o.unmasked_word_prob,
-                random_entity_prob=o.random_entity_prob,
-                unmasked_entity_prob=o.unmasked_entity_prob,
-                whole_word_masking=o.whole_word_masking,
-                mask_words_in_entity_span=o.mask_words_in_entity_span,
-            ),
+            masking=o.masking,
             pin_memory=self.env.uses_gpus,
         )
 
