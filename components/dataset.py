@@ -32,14 +32,18 @@ def build_dataset(
     dataset: Output[Dataset],
 ) -> str:
     """Build `{work_dir}/dataset/{name}` (max_num_documents 0: all pages) from a dump
-    database (empty `dump_db_uri`: `{work_dir}/dump_db/{name}.db`). An existing dataset
-    built from the same inputs and options is reused when `reuse_outputs`."""
+    database (empty `dump_db_uri`: `{work_dir}/dump_db/{name}.db`) and an entity vocabulary
+    (empty `entity_vocab_uri`: the multilingual one, `{work_dir}/entity_vocab/
+    multilingual.jsonl`). An existing dataset built from the same inputs and options is
+    reused when `reuse_outputs`."""
     from components.support import (
         dataset_markdown,
         log_metrics,
         output_uri,
         reusable_dataset,
         setup,
+        summary_values,
+        worker_processes,
         write_markdown,
         write_pointer,
     )
@@ -48,6 +52,9 @@ def build_dataset(
     setup(s3_endpoint)
     out = output_uri(work_dir, "dataset", name)
     dump_db_uri = dump_db_uri or output_uri(work_dir, "dump_db", f"{name}.db")
+    entity_vocab_uri = entity_vocab_uri or output_uri(
+        work_dir, "entity_vocab", "multilingual.jsonl"
+    )
     options = BuildDatasetOptions(
         sentence_splitter=sentence_splitter or None,
         language=language or None,
@@ -61,12 +68,14 @@ def build_dataset(
         max_num_documents=max_num_documents or None,
         predefined_entities_only=predefined_entities_only,
         seed=seed,
+        processes=worker_processes(),
     )
     inputs = {"dump_db": dump_db_uri, "tokenizer": tokenizer, "entity_vocab": entity_vocab_uri}
     summary = reusable_dataset(out, inputs, options) if reuse_outputs else None
-    if summary is None:
+    reused = summary is not None
+    if not reused:
         summary = build_dataset(dump_db_uri, tokenizer, entity_vocab_uri, out, options)
-    log_metrics(metrics, summary)
+    log_metrics(metrics, {**summary_values(summary), "reused": int(reused)})
     write_markdown(report, dataset_markdown(out, name))
     write_pointer(dataset, out, "dataset", language=language)
     return out

@@ -19,27 +19,35 @@ def build_dump_db(
 ) -> str:
     """Parse a MediaWiki XML dump (a file, a glob of parts, or one part) into the database
     `{work_dir}/dump_db/{name}.db`; with an empty name (one part of a dump fanned out),
-    `{work_dir}/dump_db/parts/{dump file name}.db`. Returns the database's URI."""
-    from components.support import log_metrics, output_uri, setup, write_pointer
+    `{work_dir}/dump_db/parts/{dump file name}.db` (glob characters replaced, so that the
+    merge reads it as a name). A glob's files are read in the order of their part numbers.
+    A database built from the same dump files, none written since, is reused when
+    `reuse_outputs`. Returns its URI."""
+    from components.support import (
+        dump_db_uri,
+        log_metrics,
+        natural_key,
+        reusable_database,
+        setup,
+        worker_processes,
+        write_pointer,
+    )
     from luke_core import storage
-    from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
+    from luke_core.dump_db import BuildDumpDbOptions, build_dump_db
 
     setup(s3_endpoint)
-    if name:
-        out = output_uri(work_dir, "dump_db", f"{name}.db")
-    else:
-        out = output_uri(work_dir, "dump_db", "parts", storage.basename(dump_uri) + ".db")
-    sources = storage.expand(dump_uri, what="dump file")
-    if reuse_outputs and storage.exists(out):
-        with DumpDB(out) as db:
-            if db.meta.get("sources") == sources:
-                print(f"reusing {out}: built from the same dump")
-                log_metrics(metrics, db.meta["counts"])
-                write_pointer(dump_db, out, "dump_db", **db.meta["counts"])
-                return out
-    options = BuildDumpDbOptions(pool_size=pool_size) if pool_size > 0 else BuildDumpDbOptions()
+    out = dump_db_uri(work_dir, name, dump_uri)
+    sources = sorted(storage.expand(dump_uri, what="dump file"), key=natural_key)
+    expected = {"sources": sources}
+    if reuse_outputs and (
+        meta := reusable_database(out, "dump_db", expected=expected, inputs=sources)
+    ):
+        log_metrics(metrics, {**meta["counts"], "reused": 1})
+        write_pointer(dump_db, out, "dump_db", reused=True, **meta["counts"])
+        return out
+    options = BuildDumpDbOptions(pool_size=pool_size or worker_processes())
     summary = build_dump_db(sources, out, options)
-    log_metrics(metrics, summary)
+    log_metrics(metrics, {**vars(summary), "reused": 0})
     write_pointer(dump_db, out, "dump_db", pages=summary.pages, redirects=summary.redirects)
     return out
 
@@ -50,17 +58,35 @@ def merge_dump_db(
     work_dir: str,
     name: str,
     s3_endpoint: str,
+    reuse_outputs: bool,
     metrics: Output[Metrics],
     dump_db: Output[Artifact],
 ) -> str:
-    """Merge the databases of a dump's parts (ordered by their numbers) into
-    `{work_dir}/dump_db/{name}.db`."""
-    from components.support import log_metrics, natural_key, output_uri, setup, write_pointer
+    """Merge the databases of a dump's parts (ordered by their numbers: part2 before
+    part10) into `{work_dir}/dump_db/{name}.db`. A database merged from the same parts,
+    none built again since, is reused when `reuse_outputs` (so that the dataset built
+    from it can be reused too)."""
+    from components.support import (
+        log_metrics,
+        natural_key,
+        output_uri,
+        reusable_database,
+        setup,
+        write_pointer,
+    )
     from luke_core.dump_db import merge_dump_dbs
 
     setup(s3_endpoint)
     out = output_uri(work_dir, "dump_db", f"{name}.db")
-    summary = merge_dump_dbs(sorted(part_uris, key=natural_key), out)
-    log_metrics(metrics, summary)
+    parts = sorted(part_uris, key=natural_key)
+    expected = {"merged_from": parts}
+    if reuse_outputs and (
+        meta := reusable_database(out, "dump_db", expected=expected, inputs=parts)
+    ):
+        log_metrics(metrics, {**meta["counts"], "parts": len(parts), "reused": 1})
+        write_pointer(dump_db, out, "dump_db", parts=len(parts), reused=True, **meta["counts"])
+        return out
+    summary = merge_dump_dbs(parts, out)
+    log_metrics(metrics, {**vars(summary), "reused": 0})
     write_pointer(dump_db, out, "dump_db", pages=summary.pages, parts=summary.parts)
     return out

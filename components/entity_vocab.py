@@ -27,6 +27,7 @@ def build_entity_vocab(
         output_uri,
         setup,
         top_entities_markdown,
+        worker_processes,
         write_markdown,
         write_pointer,
     )
@@ -40,6 +41,7 @@ def build_entity_vocab(
         language=language or None,
         white_lists=tuple(white_list_uris),
         white_list_only=white_list_only,
+        processes=worker_processes(),
     )
     summary = build_entity_vocab(dump_db_uri, out, options)
     log_metrics(metrics, summary)
@@ -55,18 +57,37 @@ def build_interwiki_db(
     languages: list,
     max_bad_lines: int,
     s3_endpoint: str,
+    reuse_outputs: bool,
     metrics: Output[Metrics],
     interwiki_db: Output[Artifact],
 ) -> str:
-    """Stream a Wikidata JSON dump into `{work_dir}/interwiki.db`."""
-    from components.support import log_metrics, output_uri, setup, write_pointer
+    """Stream a Wikidata JSON dump into `{work_dir}/interwiki.db`. A database built from
+    the same dump (not written since) for the same languages is reused when
+    `reuse_outputs`: the full dump takes hours to read."""
+    from components.support import (
+        log_metrics,
+        output_uri,
+        reusable_database,
+        setup,
+        worker_processes,
+        write_pointer,
+    )
     from luke_core.entity_vocab.interwiki import BuildInterwikiDbOptions, build_interwiki_db
 
     setup(s3_endpoint)
     out = output_uri(work_dir, "interwiki.db")
-    options = BuildInterwikiDbOptions(languages=tuple(languages), max_bad_lines=max_bad_lines)
+    options = BuildInterwikiDbOptions(
+        languages=tuple(languages), max_bad_lines=max_bad_lines, processes=worker_processes()
+    )
+    expected = {"source": wikidata_uri, "language_filter": list(options.languages)}
+    if reuse_outputs and (
+        meta := reusable_database(out, "interwiki_db", expected=expected, inputs=[wikidata_uri])
+    ):
+        log_metrics(metrics, {**meta["counts"], "reused": 1})
+        write_pointer(interwiki_db, out, "interwiki_db", reused=True, **meta["counts"])
+        return out
     summary = build_interwiki_db(wikidata_uri, out, options)
-    log_metrics(metrics, summary)
+    log_metrics(metrics, {**vars(summary), "reused": 0})
     write_pointer(interwiki_db, out, "interwiki_db", items=summary.items)
     return out
 

@@ -12,8 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
+from datetime import UTC, datetime
 from typing import Any
+
+STEP_CPUS_ENV = "LUKE_STEP_CPUS"
+"""The CPUs a step's pod requests; the pipeline sets it from its resource settings."""
 
 
 def setup(s3_endpoint: str = "") -> None:
@@ -26,6 +31,19 @@ def setup(s3_endpoint: str = "") -> None:
     )
     if s3_endpoint:
         os.environ["AWS_ENDPOINT_URL"] = s3_endpoint
+
+
+def worker_processes() -> int:
+    """Processes for a step's parallel work: the CPUs its pod requests, at most the cores
+    this process may use. `os.cpu_count()` sees the whole node, not the pod's share: a
+    step on a 96-core node would start 96 workers inside a memory limit sized for its
+    request."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    requested = os.environ.get(STEP_CPUS_ENV, "").strip()
+    if not requested:
+        return max(1, cores or 1)
+    cpus = float(requested[:-1]) / 1000 if requested.endswith("m") else float(requested)
+    return max(1, min(cores or 1, math.floor(cpus)))
 
 
 def summary_values(summary: Any) -> dict[str, Any]:
@@ -73,6 +91,58 @@ def output_uri(work_dir: str, *parts: str) -> str:
     return storage.join(work_dir, *parts)
 
 
+def dump_db_uri(work_dir: str, name: str, dump_uri: str) -> str:
+    """`{work_dir}/dump_db/{name}.db`; without a name (one part of a dump fanned out)
+    `{work_dir}/dump_db/parts/{dump file name}.db`, glob characters replaced so that the
+    merge reads the part's URI as a name, not as a pattern matching other parts."""
+    import re
+
+    from luke_core import storage
+
+    if name:
+        return storage.join(work_dir, "dump_db", f"{name}.db")
+    part = re.sub(r"[*?\[\]]", "_", storage.basename(dump_uri))
+    return storage.join(work_dir, "dump_db", "parts", f"{part}.db")
+
+
+def launch_stage(spec, launcher: str, job_options: dict[str, Any]) -> None:
+    """Run a training stage to its end: torchrun here (`local`: the processes inherit this
+    step's environment, S3 endpoint included) or a PyTorchJob (`pytorchjob`, built from
+    `job_options`). A stage that does not succeed fails the step."""
+    from luke_core.errors import LukeError
+    from luke_core.launch import LocalLauncher
+
+    if launcher == "pytorchjob":
+        from pipelines.k8s_launcher import PyTorchJobLauncher
+        from pipelines.pytorchjob_options import PyTorchJobOptions
+
+        result = PyTorchJobLauncher(PyTorchJobOptions.from_dict(job_options)).run(spec)
+    elif launcher == "local":
+        result = LocalLauncher().run(spec)
+    else:
+        raise LukeError(f"training launcher must be 'local' or 'pytorchjob', not {launcher!r}")
+    if not result.succeeded:
+        raise LukeError(f"training stage {spec.name} failed: {result.detail}")
+
+
+def report_stage(out: str, stage: str, metrics, curves, checkpoint) -> None:
+    """A finished stage's last logged figures as metrics, its curves as an HTML page and a
+    pointer to the run folder and its latest complete checkpoint."""
+    from components.report import curves_html
+    from luke_core.training.checkpoints import latest_complete
+    from luke_core.training.metrics import read_metrics
+
+    rows = read_metrics(out)
+    final = {k: v for k, v in (rows[-1] if rows else {}).items() if isinstance(v, int | float)}
+    log_metrics(metrics, final, prefix="final_")
+    with open(curves.path, "w") as f:
+        f.write(curves_html(rows, f"LUKE pretraining, {stage}"))
+    latest = latest_complete(out)
+    write_pointer(
+        checkpoint, out, "pretraining_run", stage=stage, latest=latest.uri if latest else ""
+    )
+
+
 def top_entities_markdown(vocab_uri: str, title: str, top: int = 30) -> str:
     """A Markdown table of a vocabulary's most linked entities, for the Kubeflow UI."""
     from luke_core.entity_vocab.vocab import EntityVocab
@@ -88,12 +158,74 @@ def top_entities_markdown(vocab_uri: str, title: str, top: int = 30) -> str:
     return header + markdown_table(["id", "entity", "links"], rows)
 
 
+def last_modified(uri: str) -> datetime | None:
+    """When the file was last written (None when that cannot be told)."""
+    from luke_core import storage
+
+    try:
+        if not storage.is_s3(uri):
+            return datetime.fromtimestamp(os.path.getmtime(uri), UTC)
+        bucket, key = storage.split_s3(uri)
+        return storage.s3_client().head_object(Bucket=bucket, Key=key)["LastModified"]
+    except Exception:  # missing, unreadable: not known to be older than the output
+        return None
+
+
+def built_after(meta: dict, inputs: list[str]) -> bool:
+    """Whether an output whose metadata says it was created at `meta["created"]` is newer
+    than every input: an input written since (a new dump at the same URI, a part built
+    again) makes the output stale."""
+    try:
+        created = datetime.fromisoformat(meta["created"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if created.tzinfo is None:  # written as UTC
+        created = created.replace(tzinfo=UTC)
+    times = [last_modified(uri) for uri in inputs]
+    return all(t is not None and t <= created for t in times)
+
+
+def reusable_database(
+    out: str, kind: str, *, expected: dict[str, Any], inputs: list[str]
+) -> dict | None:
+    """The metadata of the SQLite output at `out` (kind `dump_db` or `interwiki_db`) when
+    it is current: its metadata holds the `expected` values (what it was built from, in
+    order) and it is newer than each of its `inputs`; None when it must be (re)built."""
+    from luke_core import storage
+    from luke_core.errors import LukeError
+
+    if not storage.exists(out):
+        return None
+    try:
+        meta = _database_meta(out, kind)
+    except LukeError as exc:
+        logging.getLogger(__name__).info("building %s again: %s", out, exc)
+        return None
+    if any(meta.get(key) != value for key, value in expected.items()):
+        return None
+    if not built_after(meta, inputs):
+        logging.getLogger(__name__).info("building %s again: an input changed since", out)
+        return None
+    logging.getLogger(__name__).info("reusing %s: built from the same inputs", out)
+    return meta
+
+
+def _database_meta(uri: str, kind: str) -> dict:
+    if kind == "interwiki_db":
+        from luke_core.entity_vocab.interwiki_db import InterwikiDB
+
+        with InterwikiDB(uri) as db:
+            return dict(db.meta)
+    from luke_core.dump_db import DumpDB
+
+    with DumpDB(uri) as db:
+        return dict(db.meta)
+
+
 def reusable_dataset(out: str, inputs: dict[str, str], options: Any):
     """The summary of the dataset at `out` when it was built from the same inputs (the
     same dump database build, tokenizer and vocabulary content) with the same options;
     None when it must be (re)built."""
-    import dataclasses
-
     from luke_core import storage
     from luke_core.dataset.format import ENTITY_VOCAB_FILE, load_metadata
     from luke_core.dump_db import DumpDB
@@ -110,7 +242,9 @@ def reusable_dataset(out: str, inputs: dict[str, str], options: Any):
         return None
     built = meta.build_options
     wanted = dataclasses.asdict(options)
-    ignored = {"processes", "progress", "pages_per_task", "sentence_splitter", "opennlp_model"}
+    # the splitter is recorded resolved: none asked for means ICU for the language
+    wanted["sentence_splitter"] = options.sentence_splitter or meta.language or "en"
+    ignored = {"processes", "progress", "pages_per_task", "opennlp_model"}
     same_options = all(built.get(k) == v for k, v in wanted.items() if k not in ignored)
     if not (same_vocab and same_options and built.get("dump_db_build_id") == build_id
             and built.get("tokenizer") == inputs["tokenizer"]):  # fmt: skip

@@ -30,6 +30,7 @@ def pretrain(
     num_nodes: int,
     procs_per_node: int,
     job_options: dict,
+    job_defaults: dict,
     run_id: str,
     s3_endpoint: str,
     metrics: Output[Metrics],
@@ -37,12 +38,11 @@ def pretrain(
     checkpoint: Output[Model],
 ) -> str:
     """Train `{work_dir}/training/{stage}` to its end (a restarted step resumes from its
-    latest complete checkpoint) and return that run folder."""
-    from components.report import curves_html
-    from components.support import output_uri, setup, write_pointer
-    from luke_core.launch import LocalLauncher, TrainingJobSpec, pretrain_arguments
-    from luke_core.training.checkpoints import latest_complete
-    from luke_core.training.metrics import read_metrics
+    latest complete checkpoint) and return that run folder. A PyTorchJob gets this step's
+    S3 endpoint, and the image and Secrets the pipeline was compiled with (`job_defaults`),
+    unless `job_options` says otherwise."""
+    from components.support import launch_stage, output_uri, report_stage, setup
+    from luke_core.launch import TrainingJobSpec, pretrain_arguments
     from luke_core.training.options import PretrainOptions
 
     setup(s3_endpoint)
@@ -64,34 +64,14 @@ def pretrain(
         num_workers=num_workers,
         progress=False,
     )
-    env = {"AWS_ENDPOINT_URL": s3_endpoint} if s3_endpoint else {}
     spec = TrainingJobSpec(
         name=stage,
         pretrain_args=pretrain_arguments(list(dataset_dirs), out, options),
         num_nodes=num_nodes,
         procs_per_node=procs_per_node,
-        env=env,
         run_id=run_id,
     )
-    if launcher == "pytorchjob":
-        from pipelines.k8s_launcher import PyTorchJobLauncher
-        from pipelines.pytorchjob_options import PyTorchJobOptions
-
-        result = PyTorchJobLauncher(PyTorchJobOptions.from_dict(job_options)).run(spec)
-    elif launcher == "local":
-        result = LocalLauncher().run(spec)
-    else:
-        raise ValueError(f"launcher must be 'local' or 'pytorchjob', not {launcher!r}")
-    if not result.succeeded:
-        raise RuntimeError(f"training stage {stage} failed: {result.detail}")
-    rows = read_metrics(out)
-    final = {k: v for k, v in (rows[-1] if rows else {}).items() if isinstance(v, int | float)}
-    for name, value in final.items():
-        metrics.log_metric(f"final_{name}", float(value))
-    with open(curves.path, "w") as f:
-        f.write(curves_html(rows, f"LUKE pretraining, {stage}"))
-    latest = latest_complete(out)
-    write_pointer(
-        checkpoint, out, "pretraining_run", stage=stage, latest=latest.uri if latest else ""
-    )
+    job_options = {"s3_endpoint": s3_endpoint, **job_defaults, **job_options}
+    launch_stage(spec, launcher, job_options)
+    report_stage(out, stage, metrics, curves, checkpoint)
     return out

@@ -10,11 +10,11 @@ import click
 PIPELINE_CHOICE = click.Choice(["luke", "mluke"])
 
 
-def _settings(s3_secret: str | None, hf_secret: str | None) -> None:
+def _settings(s3_secret: str | None, hf_secret: str | None):
     from pipelines import settings
 
     changes = {k: v for k, v in (("s3_secret", s3_secret), ("hf_secret", hf_secret)) if v}
-    settings.use(dataclasses.replace(settings.current(), **changes))
+    return dataclasses.replace(settings.current(), **changes)
 
 
 @click.command("compile")
@@ -22,13 +22,14 @@ def _settings(s3_secret: str | None, hf_secret: str | None) -> None:
 @click.option("--output", "-o", required=True, help="The YAML file to upload in the Kubeflow UI.")
 @click.option("--s3-secret", help="Kubernetes Secret with accesskey/secretkey for S3 "
               "[mlpipeline-minio-artifact].")  # fmt: skip
-@click.option("--hf-secret", help="Kubernetes Secret with the Hugging Face `token` [hf-token].")
+@click.option(
+    "--hf-secret", help="Kubernetes Secret with the Hugging Face `token` [huggingface-token]."
+)
 def compile_command(name, output, s3_secret, hf_secret) -> None:
     """Compile a pipeline to YAML (images from LUKE_IMAGE_REGISTRY / LUKE_IMAGE_TAG)."""
     from pipelines.runs import compile_pipeline
 
-    _settings(s3_secret, hf_secret)
-    click.echo(compile_pipeline(name, output))
+    click.echo(compile_pipeline(name, output, _settings(s3_secret, hf_secret)))
 
 
 _parameter_options = [
@@ -51,15 +52,14 @@ def _with_parameters(func):
 @click.option("--run-name")
 @click.option("--pipeline-root", help="Where KFP keeps this run's small artifacts.")
 @click.option("--namespace", help="Kubeflow profile namespace (multi-user installs).")
-@click.option("--s3-secret")
-@click.option("--hf-secret")
+@click.option("--s3-secret", help="As for compile [mlpipeline-minio-artifact].")
+@click.option("--hf-secret", help="As for compile [huggingface-token].")
 def submit_command(
     name, pairs, files, host, experiment, run_name, pipeline_root, namespace, s3_secret, hf_secret
 ) -> None:
     """Send a run to a KFP endpoint (token: KFP_TOKEN or the service-account token file)."""
     from pipelines.runs import parse_parameters, submit
 
-    _settings(s3_secret, hf_secret)
     run_id = submit(
         name,
         host=host,
@@ -68,6 +68,7 @@ def submit_command(
         run_name=run_name,
         pipeline_root=pipeline_root,
         namespace=namespace,
+        settings=_settings(s3_secret, hf_secret),
     )
     click.echo(json.dumps({"run_id": run_id, "host": host, "experiment": experiment}))
 

@@ -2,8 +2,9 @@
 sample (../shared when present, else the enwiki fragment of the gensim wheel on PyPI) with a
 tiny base model made here, through both stages and the export.
 
-Storage is a local folder; with `s3=True` a SeaweedFS server is started for the run and
-every artifact of the pipeline goes there. Prints where the Hugging Face model and the
+Storage is a local folder; with `s3=True` a SeaweedFS server is started for the run (its
+data in OUT/seaweedfs, so a rerun finds it) and the run's work dir, everything large, goes
+there; kfp's small artifacts stay in OUT/kfp. Prints where the Hugging Face model and the
 report are, and the final masked-word and masked-entity accuracies.
 """
 
@@ -61,10 +62,11 @@ def run_demo(out_dir: str = "runs/demo", *, s3: bool = False) -> DemoResult:
     base_model = os.path.join(out_dir, "base-model")
     if not os.path.exists(os.path.join(base_model, "config.json")):
         make_local_base_model(dump, base_model, DEMO_BASE_MODEL)
-    server = None
+    server, saved_env = None, dict(os.environ)
     try:
         if s3:
-            server, work_dir, dump = _start_storage(out_dir, dump)
+            server = _start_storage(out_dir)
+            work_dir, dump = _stage_dump(server, dump)
         else:
             work_dir = os.path.join(out_dir, "work")
         from pipelines.runs import run_local
@@ -78,21 +80,49 @@ def run_demo(out_dir: str = "runs/demo", *, s3: bool = False) -> DemoResult:
     finally:
         if server is not None:
             server.stop()
+            _restore_environment(saved_env, server.env)
     return DemoResult(model_uri, report, *accuracies, time.perf_counter() - started)
 
 
-def _start_storage(out_dir: str, dump: str):
-    """A SeaweedFS server for this run; credentials go to the environment only."""
+def _start_storage(out_dir: str):
+    """A SeaweedFS server for this run, keeping its data in OUT/seaweedfs (a rerun finds
+    it); credentials go to the environment only (the pipeline's processes inherit it),
+    until the run ends."""
     from luke_core.testing.seaweedfs import start_seaweedfs
 
     server = start_seaweedfs(os.path.join(out_dir, "seaweedfs"))
     os.environ.update(server.env)
     storage._clients.clear()
-    bucket = server.create_bucket("luke-demo")
+    return server
+
+
+def _stage_dump(server, dump: str) -> tuple[str, str]:
+    """The bucket (kept from an earlier run) and the dump in it: uploaded only when it is
+    not there yet, so that a rerun finds its outputs newer than the dump and reuses them.
+    Returns the work dir and the dump's URI."""
+    from botocore.exceptions import ClientError
+
+    bucket = "luke-demo"
+    try:
+        server.create_bucket(bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
     remote_dump = f"s3://{bucket}/dumps/{os.path.basename(dump)}"
-    storage.upload_file(dump, remote_dump)
+    if not storage.exists(remote_dump) or storage.size(remote_dump) != os.path.getsize(dump):
+        storage.upload_file(dump, remote_dump)
     logger.info("SeaweedFS at %s; the run's work dir is s3://%s/run", server.endpoint, bucket)
-    return server, f"s3://{bucket}/run", remote_dump
+    return f"s3://{bucket}/run", remote_dump
+
+
+def _restore_environment(saved: dict[str, str], keys) -> None:
+    """The variables the server set (credentials, endpoint) as they were before it."""
+    for key in keys:
+        if key in saved:
+            os.environ[key] = saved[key]
+        else:
+            os.environ.pop(key, None)
+    storage._clients.clear()
 
 
 def _download_model(model_uri: str, out_dir: str) -> str:

@@ -13,7 +13,7 @@ from components.dump_db import build_dump_db, merge_dump_db
 from components.entity_vocab import build_entity_vocab
 from components.export import export_huggingface, upload_to_hub
 from components.training import pretrain
-from pipelines.settings import configure
+from pipelines.settings import configure, job_defaults
 
 DEFAULT_DUMPS = ["s3://mlpipeline/luke/dumps/enwiki-latest-pages-articles.xml.bz2"]
 
@@ -78,6 +78,7 @@ def luke_pipeline(
             work_dir=work_dir,
             name=language,
             s3_endpoint=s3_endpoint,
+            reuse_outputs=reuse_outputs,
         ),
         "merge-dump-db",
     )
@@ -118,9 +119,10 @@ def luke_pipeline(
             s3_endpoint=s3_endpoint,
         ),
         "build-dataset",
+        hf=True,  # the tokenizer may be a private model of the Hub
     )
     dataset_dirs = [dataset.outputs["Output"]]
-    configure(
+    total_steps = configure(
         compute_total_training_steps(
             dataset_dirs=dataset_dirs,
             train_batch_size=train_batch_size,
@@ -128,7 +130,6 @@ def luke_pipeline(
             s3_endpoint=s3_endpoint,
         ),
         "compute-total-training-steps",
-        retries=False,
     )
     training = {
         "dataset_dirs": dataset_dirs,
@@ -147,6 +148,7 @@ def luke_pipeline(
         "num_nodes": num_nodes,
         "procs_per_node": procs_per_node,
         "job_options": job_options,
+        "job_defaults": job_defaults(),
         "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         "s3_endpoint": s3_endpoint,
     }
@@ -160,8 +162,10 @@ def luke_pipeline(
             **training,
         ),
         "pretrain",
+        retries=False,
         hf=True,
     ).set_display_name("pretrain-stage1")
+    stage1.after(total_steps)
     stage2 = configure(
         pretrain(
             stage="stage2",
@@ -172,6 +176,7 @@ def luke_pipeline(
             **training,
         ),
         "pretrain",
+        retries=False,
         hf=True,
     ).set_display_name("pretrain-stage2")
     model = configure(

@@ -19,7 +19,7 @@ from components.entity_vocab import (
 )
 from components.export import export_huggingface, upload_to_hub
 from components.training import pretrain
-from pipelines.settings import configure
+from pipelines.settings import configure, job_defaults
 
 MLUKE_LANGUAGES = (
     "ar bn de nl el en es fi fr hi id it ja ko pl pt ru sv sw te th tr vi zh".split()  # noqa: SIM905
@@ -108,6 +108,7 @@ def mluke_pipeline(
             languages=interwiki_languages,
             max_bad_lines=10,
             s3_endpoint=s3_endpoint,
+            reuse_outputs=reuse_outputs,
         ),
         "build-interwiki-db",
     )
@@ -122,12 +123,15 @@ def mluke_pipeline(
         ),
         "build-multilingual-entity-vocab",
     )
+    # The loop takes nothing from an upstream task (kfp.local 2.17 hands a loop the loop
+    # item in place of every upstream output it consumes): the datasets read the work dir's
+    # databases and multilingual vocabulary by their paths, after the vocabulary is built.
     with dsl.ParallelFor(wikipedias, name="datasets") as wiki:
         dataset = configure(
             build_dataset(
                 dump_db_uri="",  # the language's database, {work_dir}/dump_db/{language}.db
                 tokenizer=bert_model_name,
-                entity_vocab_uri=vocab.outputs["Output"],
+                entity_vocab_uri="",  # {work_dir}/entity_vocab/multilingual.jsonl
                 work_dir=work_dir,
                 name=wiki.language,
                 language=wiki.language,
@@ -146,8 +150,9 @@ def mluke_pipeline(
                 s3_endpoint=s3_endpoint,
             ),
             "build-dataset",
-        )
-    configure(
+            hf=True,  # the tokenizer may be a private model of the Hub
+        ).after(vocab)
+    total_steps = configure(
         compute_total_training_steps(
             dataset_dirs=dsl.Collected(dataset.outputs["Output"]),
             train_batch_size=train_batch_size,
@@ -155,7 +160,6 @@ def mluke_pipeline(
             s3_endpoint=s3_endpoint,
         ),
         "compute-total-training-steps",
-        retries=False,
     )
     training = {
         "work_dir": work_dir,
@@ -173,6 +177,7 @@ def mluke_pipeline(
         "num_nodes": num_nodes,
         "procs_per_node": procs_per_node,
         "job_options": job_options,
+        "job_defaults": job_defaults(),
         "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         "s3_endpoint": s3_endpoint,
     }
@@ -187,8 +192,10 @@ def mluke_pipeline(
             **training,
         ),
         "pretrain",
+        retries=False,
         hf=True,
     ).set_display_name("pretrain-stage1")
+    stage1.after(total_steps)
     stage2 = configure(
         pretrain(
             dataset_dirs=dsl.Collected(dataset.outputs["Output"]),
@@ -200,6 +207,7 @@ def mluke_pipeline(
             **training,
         ),
         "pretrain",
+        retries=False,
         hf=True,
     ).set_display_name("pretrain-stage2")
     model = configure(

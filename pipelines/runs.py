@@ -3,16 +3,19 @@
 - `compile_pipeline` writes the YAML to upload in the Kubeflow UI (document 1: the pipeline
   spec; document 2: the Kubernetes platform spec with the Secrets by name).
 - `submit` sends a run to a KFP endpoint with `kfp.Client`; its token comes from the
-  environment (`KFP_TOKEN`) or kfp's own service-account token file, never an argument.
+  environment (`KFP_TOKEN`) or the service-account token a Kubeflow pod mounts for the KFP
+  API (kfp's KF_PIPELINES_SA_TOKEN_PATH), never an argument.
 - `run_local` runs the same pipeline with kfp.local's SubprocessRunner in this Python
   environment, training through the local launcher (torchrun on this machine).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from luke_core.errors import LukeError
@@ -71,12 +74,62 @@ def check_parameters(name: str, params: dict[str, Any]) -> None:
         )
 
 
-def compile_pipeline(name: str, output: str) -> str:
+def build_pipeline(name: str):
+    """The pipeline's graph, built now: kfp builds a graph when its module is imported,
+    and the settings (Secrets' names) and images in force now must apply."""
+    from kfp import dsl
+
+    built = pipeline_function(name)
+    spec = built.component_spec
+    return dsl.pipeline(name=spec.name, description=spec.description)(built.pipeline_func)
+
+
+def compile_pipeline(name: str, output: str, settings=None) -> str:
+    """Write the pipeline's YAML under `settings` (a `pipelines.settings.PipelineSettings`;
+    default: the current ones) and the images LUKE_IMAGE_REGISTRY / LUKE_IMAGE_TAG name."""
     from kfp import compiler
 
-    compiler.Compiler().compile(pipeline_function(name), output)
+    from pipelines import settings as task_settings
+
+    with task_settings.using(settings or task_settings.current()):
+        compiler.Compiler().compile(build_pipeline(name), output)
     logger.info("wrote %s", output)
     return output
+
+
+def _client_credentials() -> dict[str, Any]:
+    """KFP_TOKEN, else the projected service-account token of a Kubeflow pod, else none
+    (a port-forwarded or unauthenticated endpoint)."""
+    from kfp import client
+
+    token = os.environ.get("KFP_TOKEN", "").strip()
+    if token:
+        return {"existing_token": token}
+    path = os.environ.get(client.KF_PIPELINES_SA_TOKEN_ENV) or client.KF_PIPELINES_SA_TOKEN_PATH
+    if os.path.isfile(path):
+        return {"credentials": client.ServiceAccountTokenVolumeCredentials(path)}
+    return {}
+
+
+@contextlib.contextmanager
+def _api_errors(host: str) -> Iterator[None]:
+    """The KFP API's refusals and an unreachable host as a LukeError: the status and the
+    server's message (never the request, which carries the token)."""
+    from kfp_server_api import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except ApiException as exc:
+        try:
+            message = json.loads(exc.body or "{}").get("message") or exc.body
+        except (TypeError, ValueError):
+            message = exc.body
+        raise LukeError(
+            f"{host}: the KFP API answered {exc.status} {exc.reason}: {message}"
+        ) from None
+    except HTTPError as exc:
+        raise LukeError(f"{host}: cannot reach the KFP API ({type(exc).__name__})") from None
 
 
 def submit(
@@ -88,25 +141,28 @@ def submit(
     run_name: str | None,
     pipeline_root: str | None,
     namespace: str | None,
+    settings=None,
 ) -> str:
-    """Compile and submit a run; returns its id."""
+    """Compile (under `settings`) and submit a run; returns its id."""
     import tempfile
 
     import kfp
 
     check_parameters(name, params)
     with tempfile.TemporaryDirectory() as scratch:
-        package = compile_pipeline(name, os.path.join(scratch, f"{name}.yaml"))
-        client = kfp.Client(host=host, existing_token=os.environ.get("KFP_TOKEN") or None,
-                            namespace=namespace)  # fmt: skip
-        result = client.create_run_from_pipeline_package(
-            package,
-            arguments=params,
-            run_name=run_name,
-            experiment_name=experiment,
-            pipeline_root=pipeline_root,
-            namespace=namespace,
-        )
+        package = compile_pipeline(name, os.path.join(scratch, f"{name}.yaml"), settings)
+        # kfp's own default namespace ("kubeflow") lets its context file's namespace apply
+        scope = {"namespace": namespace} if namespace else {}
+        with _api_errors(host):
+            client = kfp.Client(host=host, **_client_credentials(), **scope)
+            result = client.create_run_from_pipeline_package(
+                package,
+                arguments=params,
+                run_name=run_name,
+                experiment_name=experiment,
+                pipeline_root=pipeline_root,
+                namespace=namespace,
+            )
     logger.info("submitted run %s to %s (experiment %s)", result.run_id, host, experiment)
     return result.run_id
 
