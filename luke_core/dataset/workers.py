@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import multiprocessing
 import os
-import sys
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,6 +29,7 @@ from luke_core.dataset.tokenization import SegmentTokenizer
 from luke_core.dump_db import DumpDB, Page
 from luke_core.dump_db.database import decode_paragraphs
 from luke_core.entity_vocab.vocab import EntityVocab
+from luke_core.parallel import process_context
 
 UnitResult = tuple[InstanceColumns, InstanceCounts]
 
@@ -136,11 +135,6 @@ def _run_unit(page_ids: Sequence[int]) -> UnitResult:
     return _processor(page_ids)
 
 
-def _start_method() -> str:
-    jnius_config = sys.modules.get("jnius_config")
-    return "spawn" if jnius_config is not None and jnius_config.vm_running else "fork"
-
-
 @contextlib.contextmanager
 def _tokenizers_single_threaded() -> Iterator[None]:
     previous = os.environ.get("TOKENIZERS_PARALLELISM")
@@ -170,7 +164,7 @@ def process_units(
         # with BrokenProcessPool instead of leaving it waiting forever
         with ProcessPoolExecutor(
             processes,
-            mp_context=multiprocessing.get_context(_start_method()),
+            mp_context=process_context(),
             initializer=_init_worker,
             initargs=(context,),
         ) as pool:

@@ -13,12 +13,10 @@ is the same whatever the pool size.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import re
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from luke_core import storage
@@ -26,6 +24,7 @@ from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_buil
 from luke_core.dump_db.reader import DumpReader, RawPage, SiteInfo
 from luke_core.dump_db.wikitext import WikitextRules, normalize_title, parse_wikitext
 from luke_core.errors import LukeError
+from luke_core.parallel import OrderedPool
 from luke_core.progress import log_summary, progress_bar
 
 logger = logging.getLogger(__name__)
@@ -114,7 +113,7 @@ def _parse_all(
 ) -> SiteInfo:
     first_site: SiteInfo | None = None
     with (
-        _OrderedPool(options.pool_size) as pool,
+        OrderedPool(options.pool_size) as pool,
         progress_bar(desc="build-dump-db", unit="page", disable=not options.progress) as bar,
     ):
         for uri in sources:
@@ -261,38 +260,3 @@ def _meta(
         },
         "options": {"pool_size": options.pool_size, "chunk_size": options.chunk_size},
     }
-
-
-class _OrderedPool:
-    """`map` over a pool of processes with a bounded number of tasks in flight, results
-    in submission order; with one process, work runs inline (no pool at all)."""
-
-    def __init__(self, processes: int):
-        self.processes = processes
-        self.pool = None
-        if processes > 1:
-            self.pool = multiprocessing.get_context("fork").Pool(processes)
-
-    def __enter__(self) -> _OrderedPool:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if self.pool is not None:
-            if exc_type is None:
-                self.pool.close()
-            else:
-                self.pool.terminate()
-            self.pool.join()
-
-    def map(self, func, tasks: Iterable) -> Iterator:
-        if self.pool is None:
-            yield from map(func, tasks)
-            return
-        pending: deque = deque()
-        limit = 2 * self.processes + 2
-        for task in tasks:
-            pending.append(self.pool.apply_async(func, (task,)))
-            while len(pending) > limit or (pending and pending[0].ready()):
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from luke_core import storage
 from luke_core.dump_db.database import new_build_meta
 from luke_core.entity_vocab.interwiki_db import FORMAT_VERSION, KIND, InterwikiDB
-from luke_core.entity_vocab.parallel import OrderedPool
 from luke_core.entity_vocab.wikidata import (
     STDIN,
     ParsedBatch,
@@ -55,6 +54,7 @@ from luke_core.entity_vocab.wikidata import (
     parse_batch,
 )
 from luke_core.errors import LukeError
+from luke_core.parallel import OrderedPool
 from luke_core.progress import log_summary, progress_bar
 
 logger = logging.getLogger(__name__)

@@ -14,22 +14,24 @@ the distinct targets, not with the number of processes:
    target in every shard.
 
 The main process sums the resolved counts: exact, and the same whatever the number of
-processes. A title's partition only has to agree between the processes of one run:
-forked processes share the parent's string hash seed.
+processes. A title's partition is a stable hash of it (CRC-32), the same in every process
+however the processes were started.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from luke_core.dump_db.database import DumpDB
+from luke_core.parallel import process_context
 from luke_core.progress import progress_bar
 
 _REPORT_EVERY = 500  # pages (phase 1) or titles x 10 (phase 2) between progress updates
-_done = None  # a shared counter the forked workers add to (set before forking)
+_done = None  # a counter shared with the workers (given to each at its start)
 
 
 @dataclass(kw_only=True)
@@ -63,11 +65,11 @@ def entity_check(db: DumpDB) -> Callable[[str], bool]:
 
 def count_links(db: DumpDB, processes: int, *, progress: bool = True) -> LinkCounts:
     """Count every link of `db` with `processes` worker processes."""
-    global _done
-    context = multiprocessing.get_context("fork")
-    _done = context.Value("q", 0)
+    context = process_context()
+    done = context.Value("q", 0)
+    _share_counter(done)
     result = LinkCounts()
-    with context.Pool(processes) as pool:
+    with context.Pool(processes, initializer=_share_counter, initargs=(done,)) as pool:
         tasks = [(db, rank, processes) for rank in range(processes)]
         partitions: list[Counter] = [Counter() for _ in range(processes)]
         bar = progress_bar(
@@ -90,6 +92,11 @@ def count_links(db: DumpDB, processes: int, *, progress: bool = True) -> LinkCou
             result.via_redirects += part.via_redirects
             result.to_non_articles += part.to_non_articles
     return result
+
+
+def _share_counter(counter) -> None:
+    global _done
+    _done = counter
 
 
 def _with_progress(results, bar) -> Iterable:
@@ -130,7 +137,7 @@ def _count_shard(task: tuple[DumpDB, int, int]) -> _ShardCounts:
     db.close()
     parts: list[dict[str, int]] = [{} for _ in range(world_size)]
     for title, count in raw.items():
-        parts[hash(title) % world_size][title] = count
+        parts[zlib.crc32(title.encode("utf-8")) % world_size][title] = count
     return _ShardCounts(pages, links, parts)
 
 

@@ -127,7 +127,7 @@ def test_opennlp_outside_the_bmp():
 
 def test_workers_spawn_once_this_process_runs_a_jvm():
     """A forked child cannot use its parent's JVM: the builder then spawns its workers."""
-    from luke_core.dataset.workers import _start_method
+    from luke_core.parallel import process_context
 
     OpenNLPSentenceSplitter(opennlp_model())
-    assert _start_method() == "spawn"
+    assert process_context().get_start_method() == "spawn"
