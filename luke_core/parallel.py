@@ -8,7 +8,11 @@ import multiprocessing
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+from luke_core.errors import LukeError
 
 
 def process_context():
@@ -22,36 +26,59 @@ def process_context():
 
 
 class OrderedPool:
-    """`map(func, tasks)` over `processes` workers; with one process the work runs inline,
-    which keeps tracebacks simple and avoids pickling for small inputs."""
+    """`map(func, tasks)` over `processes` workers, results in submission order, at most
+    `in_flight_per_process` tasks a worker in flight; with one process the work runs inline,
+    which keeps tracebacks simple and avoids pickling for small inputs.
 
-    def __init__(self, processes: int, *, in_flight_per_process: int = 2):
+    An executor rather than a `multiprocessing.Pool`: a worker that dies (killed for memory)
+    fails the step with `BrokenProcessPool` instead of leaving it waiting forever."""
+
+    def __init__(
+        self,
+        processes: int,
+        *,
+        in_flight_per_process: int = 2,
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple = (),
+    ):
         self.processes = processes
-        self.limit = in_flight_per_process * processes + 1
-        self.pool = None
+        self.limit = in_flight_per_process * processes
+        self.executor: ProcessPoolExecutor | None = None
         if processes > 1:
-            self.pool = process_context().Pool(processes)
+            self.executor = ProcessPoolExecutor(
+                processes, mp_context=process_context(), initializer=initializer,
+                initargs=initargs,
+            )  # fmt: skip
 
     def __enter__(self) -> OrderedPool:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
-        if self.pool is None:
-            return
-        if exc_type is None:
-            self.pool.close()
-        else:
-            self.pool.terminate()
-        self.pool.join()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=exc_type is not None)
 
     def map(self, func: Callable[[Any], Any], tasks: Iterable) -> Iterator:
-        if self.pool is None:
+        if self.executor is None:
             yield from map(func, tasks)
             return
-        pending: deque = deque()
-        for task in tasks:
-            pending.append(self.pool.apply_async(func, (task,)))
-            while len(pending) > self.limit or (pending and pending[0].ready()):
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+        pending: deque[Future] = deque()
+        try:
+            for task in tasks:
+                pending.append(self.executor.submit(func, task))
+                while len(pending) > self.limit or (pending and pending[0].done()):
+                    yield _result(pending.popleft())
+            while pending:
+                yield _result(pending.popleft())
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _result(future: Future):
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise LukeError(
+            "a worker process died (killed for lack of memory?); rerun with fewer processes "
+            "or more memory"
+        ) from None

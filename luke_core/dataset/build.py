@@ -239,9 +239,19 @@ def select_pages(
     return order
 
 
-def _units(page_ids: np.ndarray, size: int) -> Iterator[list[int]]:
-    for start in range(0, len(page_ids), size):
+def _units(page_ids: np.ndarray, size: int, processes: int) -> Iterator[list[int]]:
+    """Units of `size` pages, and toward the end ever smaller ones (each about 1/(2P) of
+    what remains) so that the processes finish together. Instances never cross pages, so
+    the cut changes nothing in the output."""
+    total = len(page_ids)
+    tail_start = max(0, total - 2 * processes * size) // size * size
+    for start in range(0, tail_start, size):
         yield page_ids[start : start + size].tolist()
+    start = tail_start
+    while start < total:
+        step = max(1, min(size, (total - start) // (2 * processes)))
+        yield page_ids[start : start + step].tolist()
+        start += step
 
 
 def _write_instances(
@@ -262,7 +272,7 @@ def _write_instances(
         inputs.db.path, inputs.vocab, SegmentTokenizer(inputs.tokenizer), inputs.splitter, rules
     )
     counts = InstanceCounts()
-    units = _units(page_ids, options.pages_per_task)
+    units = _units(page_ids, options.pages_per_task, options.processes)
     with progress_bar(
         total=len(page_ids), desc="build-dataset", unit="page", disable=not options.progress
     ) as bar:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from luke_core.dataset.columns import InstanceColumns
@@ -29,7 +27,7 @@ from luke_core.dataset.tokenization import SegmentTokenizer
 from luke_core.dump_db import DumpDB, Page
 from luke_core.dump_db.database import decode_paragraphs
 from luke_core.entity_vocab.vocab import EntityVocab
-from luke_core.parallel import process_context
+from luke_core.parallel import OrderedPool
 
 UnitResult = tuple[InstanceColumns, InstanceCounts]
 
@@ -160,22 +158,6 @@ def process_units(
             finally:
                 processor.close()
             return
-        # an executor, not a Pool: a worker that dies (killed for memory) fails the build
-        # with BrokenProcessPool instead of leaving it waiting forever
-        with ProcessPoolExecutor(
-            processes,
-            mp_context=process_context(),
-            initializer=_init_worker,
-            initargs=(context,),
-        ) as pool:
-            pending: deque[Future] = deque()
-            try:
-                for unit in units:
-                    pending.append(pool.submit(_run_unit, unit))
-                    while len(pending) > 2 * processes or (pending and pending[0].done()):
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for future in pending:
-                    future.cancel()
+        pool = OrderedPool(processes, initializer=_init_worker, initargs=(context,))
+        with pool:
+            yield from pool.map(_run_unit, units)

@@ -369,3 +369,18 @@ def test_output_directory(tmp_path, byte_tokenizer):
     assert tokenizer(text)["input_ids"] == original(text)["input_ids"]
     with open(os.path.join(out, "metadata.json")) as f:
         assert json.load(f)["kind"] == "dataset"
+
+
+@pytest.mark.parametrize(
+    ("total", "size", "processes"), [(40, 16, 1), (40, 3, 2), (1000, 16, 2), (5, 16, 4)]
+)
+def test_work_units_cover_every_page_once_and_shrink_at_the_end(total, size, processes):
+    import numpy as np
+
+    from luke_core.dataset.build import _units
+
+    units = list(_units(np.arange(total), size, processes))
+    assert [page for unit in units for page in unit] == list(range(total))
+    assert all(1 <= len(unit) <= size for unit in units)
+    if total > 4 * processes * size:
+        assert len(units[-1]) < len(units[0])  # the tail is cut finer
