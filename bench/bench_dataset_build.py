@@ -18,7 +18,10 @@ whose load average is printed before and after).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"  # before tokenizers is imported
 
@@ -26,7 +29,6 @@ import argparse
 import tempfile
 import time
 
-from luke_core.dataset.build import BuildDatasetOptions, build_dataset
 from luke_core.dataset.tokenization import load_tokenizer
 from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
 from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_build_meta
@@ -73,21 +75,24 @@ def tokenizer_alone(tokenizer_name: str, db_path: str, repeat: int) -> tuple[int
 
 
 def builder(args, db: str, vocab: str, splitter: str, processes: int, scratch: str):
-    """Best (tokens/s over processing, whole-build seconds, tokens) of --repeat builds."""
+    """Best (tokens/s over processing, whole-build seconds, tokens) of --repeat builds, each
+    a `luke` command of its own, as a user runs it (a JVM left in this process by an OpenNLP
+    build would make later builds start their workers by spawn)."""
     rates, totals, tokens = [], [], 0
     for i in range(args.repeat):
-        options = BuildDatasetOptions(
-            sentence_splitter=splitter,
-            opennlp_model=args.opennlp_model,
-            processes=processes,
-            progress=False,
-        )
         out = os.path.join(scratch, f"out-{splitter}-{processes}-{i}")
+        command = [
+            sys.executable, "-m", "luke_core", "--log-level", "WARNING",
+            "build-wikipedia-pretraining-dataset", db, args.tokenizer, vocab, out,
+            "--sentence-splitter", splitter, "--opennlp-model", args.opennlp_model,
+            "-j", str(processes), "--no-progress",
+        ]  # fmt: skip
         start = time.perf_counter()
-        summary = build_dataset(db, args.tokenizer, vocab, out, options)
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
         totals.append(time.perf_counter() - start)
-        rates.append(summary.tokens_per_second)
-        tokens = summary.tokens
+        summary = json.loads(done.stdout)
+        rates.append(summary["tokens_per_second"])
+        tokens = summary["tokens"]
     return max(rates), min(totals), tokens
 
 
