@@ -13,9 +13,6 @@ stop). Only targets that are non-redirect namespace-0 pages count.
 
 With that, every entity's count must agree exactly, not only the top ones."""
 
-import bz2
-import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 
 import pytest
@@ -23,74 +20,7 @@ import pytest
 from luke_core.dump_db import BuildDumpDbOptions, build_dump_db
 from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
 from luke_core.entity_vocab.vocab import EntityVocab
-
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.S | re.I)
-_INNERMOST_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
-_INNERMOST_TABLE = re.compile(r"\{\|(?:(?!\{\|).)*?\|\}", re.S)
-_MEDIA_LINK_START = re.compile(r"\[\[\s*(?:file|image|category)\s*:", re.I)
-_LINK = re.compile(r"\[\[([^\[\]|]*)(?:\|[^\[\]]*)?\]\]")
-
-
-def raw_pages(path):
-    """(title, namespace, redirect target or None, wikitext) of every page."""
-    pages = []
-    for _, element in ET.iterparse(bz2.open(path)):
-        if element.tag.endswith("}page"):
-            ns = element.tag[: -len("page")]
-            redirect = element.find(f"{ns}redirect")
-            pages.append(
-                (
-                    element.findtext(f"{ns}title"),
-                    int(element.findtext(f"{ns}ns")),
-                    None if redirect is None else redirect.get("title"),
-                    element.findtext(f"{ns}revision/{ns}text") or "",
-                )
-            )
-            element.clear()
-    return pages
-
-
-def normalise(title):
-    title = re.sub(r"[\s_]+", " ", title).strip().lstrip(":").strip()
-    title = title.split("#")[0].rstrip()
-    return title[:1].upper() + title[1:]
-
-
-def remove_repeatedly(pattern, text):
-    while True:
-        shorter = pattern.sub("", text)
-        if shorter == text:
-            return text
-        text = shorter
-
-
-def remove_media_links(text):
-    """Drop [[File:...]] and the like with everything nested in them."""
-    out, position = [], 0
-    for match in _MEDIA_LINK_START.finditer(text):
-        if match.start() < position:
-            continue
-        depth, i = 0, match.start()
-        while i < len(text):
-            if text.startswith("[[", i):
-                depth, i = depth + 1, i + 2
-            elif text.startswith("]]", i):
-                depth, i = depth - 1, i + 2
-                if depth == 0:
-                    break
-            else:
-                i += 1
-        out.append(text[position : match.start()])
-        position = i
-    out.append(text[position:])
-    return "".join(out)
-
-
-def top_level_link_targets(wikitext):
-    text = _REF.sub("", _COMMENT.sub("", wikitext))
-    text = remove_repeatedly(_INNERMOST_TABLE, remove_repeatedly(_INNERMOST_TEMPLATE, text))
-    return [normalise(m.group(1)) for m in _LINK.finditer(remove_media_links(text))]
+from luke_core.testing.raw_wikitext import link_targets, normalise, raw_pages
 
 
 def independent_counts(path):
@@ -109,7 +39,7 @@ def independent_counts(path):
     counts = Counter()
     for _, ns, redirect, text in pages:
         if ns == 0 and not redirect:
-            counts.update(t for t in map(resolve, top_level_link_targets(text)) if t in articles)
+            counts.update(t for t in map(resolve, link_targets(text)) if t in articles)
     return counts
 
 

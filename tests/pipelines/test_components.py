@@ -31,6 +31,7 @@ from luke_core.testing.pretraining_data import (
     synthetic_instances,
     write_dataset,
 )
+from luke_core.training.deepspeed_config import load_config
 
 ARTICLES = {
     "Tokyo": "'''Tokyo''' is the capital of [[Japan]]. It lies on [[Honshu]], the largest "
@@ -354,11 +355,17 @@ def test_compute_total_training_steps(tmp_path, tokenizer_dir):
                       language=language)  # fmt: skip
         dirs.append(path)
     (metrics,) = outputs(tmp_path, metrics=dsl.Metrics).values()
-    steps = compute_total_training_steps.python_func(
-        dataset_dirs=dirs, train_batch_size=16, num_epochs=3, s3_endpoint="", metrics=metrics
+    config = tmp_path / "batch16.json"
+    shipped = load_config("tiny-cpu").config
+    config.write_text(
+        json.dumps({**shipped, "train_batch_size": 16, "train_micro_batch_size_per_gpu": 2})
     )
+    steps = compute_total_training_steps.python_func(
+        dataset_dirs=dirs, deepspeed_config=str(config), num_epochs=3, s3_endpoint="",
+        metrics=metrics,
+    )  # fmt: skip
     assert steps == math.ceil(101 * 3 / 16) == 19
-    assert metrics.metadata == {"total_training_steps": 19}
+    assert metrics.metadata == {"train_batch_size": 16, "total_training_steps": 19}
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,6 @@ pytestmark = [
 TINY_TRAINING = {
     "stage1_deepspeed_config": "tiny-cpu",
     "stage2_deepspeed_config": "tiny-cpu",
-    "train_batch_size": 8,  # tiny-cpu's
     "num_epochs": 1,
     "entity_emb_size": 32,
     "save_interval_steps": 0,
