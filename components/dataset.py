@@ -84,16 +84,23 @@ def build_dataset(
 @dsl.component(base_image=preprocess_image(), install_kfp_package=False)
 def compute_total_training_steps(
     dataset_dirs: list,
-    train_batch_size: int,
+    deepspeed_config: str,
+    num_nodes: int,
+    procs_per_node: int,
     num_epochs: int,
     s3_endpoint: str,
     metrics: Output[Metrics],
 ) -> int:
-    """ceil(items of all datasets / batch size * epochs), from their metadata alone."""
+    """ceil(items of all datasets / batch size * epochs), from their metadata alone, with
+    the batch size the DeepSpeed config gives training on num_nodes x procs_per_node
+    processes (one number, one place)."""
     from components.support import setup
     from luke_core.dataset.describe import compute_total_training_steps
+    from luke_core.training.deepspeed_config import load_config, train_batch_size
 
     setup(s3_endpoint)
-    steps = compute_total_training_steps(list(dataset_dirs), train_batch_size, num_epochs)
+    batch_size = train_batch_size(load_config(deepspeed_config), num_nodes * procs_per_node)
+    steps = compute_total_training_steps(list(dataset_dirs), batch_size, num_epochs)
+    metrics.log_metric("train_batch_size", batch_size)
     metrics.log_metric("total_training_steps", steps)
     return steps

@@ -136,7 +136,7 @@ def report_stage(out: str, stage: str, metrics, curves, checkpoint) -> None:
     final = {k: v for k, v in (rows[-1] if rows else {}).items() if isinstance(v, int | float)}
     log_metrics(metrics, final, prefix="final_")
     with open(curves.path, "w") as f:
-        f.write(curves_html(rows, f"LUKE pretraining, {stage}"))
+        f.write(curves_html(rows, f"pretraining {stage}: {out}"))
     latest = latest_complete(out)
     write_pointer(
         checkpoint, out, "pretraining_run", stage=stage, latest=latest.uri if latest else ""

@@ -32,7 +32,6 @@ DEMO_PARAMETERS: dict[str, Any] = {
     "max_entity_length": 32,
     "stage1_deepspeed_config": "tiny-cpu",
     "stage2_deepspeed_config": "tiny-cpu",
-    "train_batch_size": 8,
     "num_epochs": 20,
     "entity_emb_size": 64,
     "save_interval_steps": 200,

@@ -10,16 +10,15 @@ masking.
 
 from kfp import dsl
 
-from components.dataset import build_dataset, compute_total_training_steps
+from components.dataset import build_dataset
 from components.dump_db import build_dump_db
 from components.entity_vocab import (
     build_entity_vocab,
     build_interwiki_db,
     build_multilingual_entity_vocab,
 )
-from components.export import export_huggingface, upload_to_hub
-from components.training import pretrain
-from pipelines.settings import configure, job_defaults
+from pipelines.settings import configure
+from pipelines.stages import train_and_export
 
 MLUKE_LANGUAGES = (
     "ar bn de nl el en es fi fr hi id it ja ko pl pt ru sv sw te th tr vi zh".split()  # noqa: SIM905
@@ -57,7 +56,6 @@ def mluke_pipeline(
     dataset_seed: int = 0,
     stage1_deepspeed_config: str = "mluke-base-stage1",
     stage2_deepspeed_config: str = "mluke-base-stage2",
-    train_batch_size: int = 2048,
     num_epochs: int = 20,
     entity_emb_size: int = 256,
     masked_lm_prob: float = 0.15,
@@ -152,15 +150,6 @@ def mluke_pipeline(
             "build-dataset",
             hf=True,  # the tokenizer may be a private model of the Hub
         ).after(vocab)
-    total_steps = configure(
-        compute_total_training_steps(
-            dataset_dirs=dsl.Collected(dataset.outputs["Output"]),
-            train_batch_size=train_batch_size,
-            num_epochs=num_epochs,
-            s3_endpoint=s3_endpoint,
-        ),
-        "compute-total-training-steps",
-    )
     training = {
         "work_dir": work_dir,
         "bert_model_name": bert_model_name,
@@ -177,61 +166,15 @@ def mluke_pipeline(
         "num_nodes": num_nodes,
         "procs_per_node": procs_per_node,
         "job_options": job_options,
-        "job_defaults": job_defaults(),
-        "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         "s3_endpoint": s3_endpoint,
     }
-    stage1 = configure(
-        pretrain(
-            dataset_dirs=dsl.Collected(dataset.outputs["Output"]),
-            stage="stage1",
-            deepspeed_config=stage1_deepspeed_config,
-            fix_bert_weights=True,
-            resume_checkpoint_id="",
-            reset_optimization_states=False,
-            **training,
-        ),
-        "pretrain",
-        retries=False,
-        hf=True,
-    ).set_display_name("pretrain-stage1")
-    stage1.after(total_steps)
-    stage2 = configure(
-        pretrain(
-            dataset_dirs=dsl.Collected(dataset.outputs["Output"]),
-            stage="stage2",
-            deepspeed_config=stage2_deepspeed_config,
-            fix_bert_weights=False,
-            resume_checkpoint_id=stage1.outputs["Output"],
-            reset_optimization_states=True,
-            **training,
-        ),
-        "pretrain",
-        retries=False,
-        hf=True,
-    ).set_display_name("pretrain-stage2")
-    model = configure(
-        export_huggingface(
-            checkpoint=stage2.outputs["Output"],
-            work_dir=work_dir,
-            tokenizer_class="MLukeTokenizer",
-            use_entity_aware_attention=use_entity_aware_attention,
-            remove_entity_embeddings=False,
-            model_name=hf_repo_id,
-            s3_endpoint=s3_endpoint,
-        ),
-        "export-huggingface",
+    model = train_and_export(
+        datasets=lambda: dsl.Collected(dataset.outputs["Output"]),
+        stage_configs=(stage1_deepspeed_config, stage2_deepspeed_config),
+        training=training,
+        tokenizer_class="MLukeTokenizer",
+        use_entity_aware_attention=use_entity_aware_attention,
+        hf_repo_id=hf_repo_id,
+        hf_private=hf_private,
     )
-    with dsl.If(hf_repo_id != "", name="upload-requested"):
-        configure(
-            upload_to_hub(
-                folder=model.outputs["Output"],
-                repo_id=hf_repo_id,
-                private=hf_private,
-                revision="",
-                s3_endpoint=s3_endpoint,
-            ),
-            "upload-to-hub",
-            hf=True,
-        )
     return model.outputs["Output"]

@@ -76,6 +76,12 @@ def total_training_steps(number_of_items: int, train_batch_size: int, num_epochs
     return -(-number_of_items * num_epochs // train_batch_size)  # exact integer ceiling
 
 
+def train_batch_size(loaded: LoadedConfig, world_size: int) -> int:
+    """The samples per optimizer step training will use with this many processes (a config
+    may give only the per-process batch)."""
+    return _batch_sizes(loaded.config, world_size, loaded.source)["train_batch_size"]
+
+
 def resolve_config(loaded: LoadedConfig, *, world_size: int, number_of_items: int, num_epochs: int):
     """A copy of the config ready for `deepspeed.initialize`, or a LukeError naming the file.
     Keys starting with `_` are notes for humans and are dropped."""

@@ -361,11 +361,21 @@ def test_compute_total_training_steps(tmp_path, tokenizer_dir):
         json.dumps({**shipped, "train_batch_size": 16, "train_micro_batch_size_per_gpu": 2})
     )
     steps = compute_total_training_steps.python_func(
-        dataset_dirs=dirs, deepspeed_config=str(config), num_epochs=3, s3_endpoint="",
-        metrics=metrics,
+        dataset_dirs=dirs, deepspeed_config=str(config), num_nodes=2, procs_per_node=4,
+        num_epochs=3, s3_endpoint="", metrics=metrics,
     )  # fmt: skip
     assert steps == math.ceil(101 * 3 / 16) == 19
     assert metrics.metadata == {"train_batch_size": 16, "total_training_steps": 19}
+
+    # a config that gives only the per-process batch: 2 per process x 3 nodes x 2 processes
+    per_process = {k: v for k, v in shipped.items() if k != "train_batch_size"}
+    config.write_text(json.dumps({**per_process, "train_micro_batch_size_per_gpu": 2}))
+    steps = compute_total_training_steps.python_func(
+        dataset_dirs=dirs, deepspeed_config=str(config), num_nodes=3, procs_per_node=2,
+        num_epochs=3, s3_endpoint="", metrics=metrics,
+    )  # fmt: skip
+    assert steps == math.ceil(101 * 3 / 12) == 26
+    assert metrics.metadata["train_batch_size"] == 12
 
 
 @pytest.fixture(scope="module")

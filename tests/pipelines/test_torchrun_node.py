@@ -31,9 +31,12 @@ PROBES = {
         dist.init_process_group("gloo")
         total = torch.tensor([float(dist.get_rank())])
         dist.all_reduce(total)
-        print(f"PROBE rank={dist.get_rank()} world={dist.get_world_size()} "
-              f"local={os.environ['LOCAL_RANK']} sum={total.item():.0f} args={sys.argv[1:]}",
-              flush=True)
+        # one file per rank: lines several processes print to one pipe can interleave
+        report = os.path.join(os.path.dirname(__file__), f"probe-rank-{dist.get_rank()}.txt")
+        with open(report, "w") as f:
+            f.write(f"PROBE rank={dist.get_rank()} world={dist.get_world_size()} "
+                    f"local={os.environ['LOCAL_RANK']} sum={total.item():.0f} "
+                    f"args={sys.argv[1:]}")
         dist.destroy_process_group()
     """,
     "probe_sigkill": "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
@@ -140,9 +143,7 @@ def test_the_job_command_forms_one_process_group_across_two_nodes(probes_dir):
     outputs = [node.communicate(timeout=240)[0] for node in nodes]
 
     assert [node.returncode for node in nodes] == [0, 0], outputs
-    probes = sorted(
-        line for out in outputs for line in out.splitlines() if line.startswith("PROBE")
-    )
+    probes = [path.read_text() for path in sorted(probes_dir.glob("probe-rank-*.txt"))]
     # global ranks 0-3 over 2 nodes x 2 processes; the all-reduce saw all four (0+1+2+3)
     assert probes == [
         f"PROBE rank={rank} world=4 local={rank % 2} sum=6 "
