@@ -55,7 +55,8 @@ def article_texts(dump: str, max_articles: int) -> Iterator[str]:
 
 def make_local_base_model(dump: str, out_dir: str, options: LocalBaseModelOptions) -> str:
     """Train the tokenizer on `dump` and save tokenizer + random RoBERTa to `out_dir`."""
-    with storage.output_dir(out_dir) as tmp:
+    earlier = storage.EarlierOutput("config.json", "model_type", "roberta", "a base model folder")
+    with storage.output_dir(out_dir, replaces=earlier) as tmp:
         texts = list(article_texts(dump, options.max_articles))
         if not texts:
             raise LukeError(f"{dump}: no article text to train a tokenizer on")

@@ -6,11 +6,35 @@ reopens the file there."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from luke_core import storage
 from luke_core.errors import LukeError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_output_location(out: str, inputs: Sequence[str], description: str) -> None:
+    """Refuse an OUT that is one of the inputs or an existing file other than an SQLite
+    database, before any work: with `PART... OUT` a forgotten OUT makes the last input the
+    output, and publishing the result would replace it."""
+    if _same_place(out) in {_same_place(uri) for uri in inputs}:
+        raise LukeError(f"{out}: is one of the inputs; give the output a path of its own")
+    if storage.is_file(out):
+        with storage.open_input(out) as f:
+            header = f.read(len(SQLITE_HEADER))
+        if header != SQLITE_HEADER:
+            raise LukeError(
+                f"{out}: exists and is not {description}; not replacing it "
+                "(was the output left off the command line?)"
+            )
+
+
+def _same_place(uri: str) -> str:
+    return uri if storage.is_s3(uri) else os.path.realpath(uri)
 
 
 class SQLiteArtifact:

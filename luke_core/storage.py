@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -480,11 +481,50 @@ def output_file(uri: str) -> Iterator[str]:
             os.remove(tmp)
 
 
+@dataclass(frozen=True)
+class EarlierOutput:
+    """How to recognise an earlier output of the same step, the only non-empty directory a
+    new output may replace: `file` (JSON) holds `key: value`."""
+
+    file: str
+    key: str
+    value: str
+    description: str
+    """What the output is, with its article: "a dataset"."""
+
+    def found_at(self, uri: str) -> bool:
+        marker = join(uri, self.file)
+        if not is_file(marker):
+            return False
+        try:
+            found = json.loads(read_bytes(marker))
+        except ValueError:
+            return False
+        return isinstance(found, dict) and found.get(self.key) == self.value
+
+
+def _check_replaceable(uri: str, replaces: EarlierOutput) -> None:
+    """Refuse, before any work, to replace a directory that holds something else (the
+    inputs, a training run, a bucket prefix of many outputs): publishing deletes it."""
+    if is_s3(uri):
+        empty = not exists(uri)
+    else:
+        path = _local(uri)
+        empty = not os.path.isdir(path) or not os.listdir(path)
+    if not empty and not replaces.found_at(uri):
+        raise LukeError(
+            f"{uri}: exists and is not {replaces.description} (no {replaces.file} of one); "
+            "not replacing it: choose another output path or remove it yourself"
+        )
+
+
 @contextlib.contextmanager
-def output_dir(uri: str, *, markers: Sequence[str] = ()) -> Iterator[str]:
+def output_dir(uri: str, *, replaces: EarlierOutput, markers: Sequence[str] = ()) -> Iterator[str]:
     """Yield a local empty directory to fill; publish it at `uri` only if the block
-    succeeds. `markers` are the files whose presence tells readers the directory is
-    complete: on S3 the old ones are deleted first and the new ones uploaded last."""
+    succeeds, replacing an earlier output of the same kind (anything else there is
+    refused up front). `markers` are the files whose presence tells readers the directory
+    is complete: on S3 the old ones are deleted first and the new ones uploaded last."""
+    _check_replaceable(uri, replaces)
     if is_s3(uri):
         scratch = _scratch_dir()
         try:

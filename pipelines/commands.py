@@ -52,11 +52,13 @@ def _with_parameters(func):
 @click.option("--run-name")
 @click.option("--pipeline-root", help="Where KFP keeps this run's small artifacts.")
 @click.option("--namespace", help="Kubeflow profile namespace (multi-user installs).")
+@click.option("--service-account", help="Service account of the run's pods (see manifests/).")
 @click.option("--s3-secret", help="As for compile [mlpipeline-minio-artifact].")
 @click.option("--hf-secret", help="As for compile [huggingface-token].")
 def submit_command(
-    name, pairs, files, host, experiment, run_name, pipeline_root, namespace, s3_secret, hf_secret
-) -> None:
+    name, pairs, files, host, experiment, run_name, pipeline_root, namespace, service_account,
+    s3_secret, hf_secret,
+) -> None:  # fmt: skip
     """Send a run to a KFP endpoint (token: KFP_TOKEN or the service-account token file)."""
     from pipelines.runs import parse_parameters, submit
 
@@ -68,6 +70,7 @@ def submit_command(
         run_name=run_name,
         pipeline_root=pipeline_root,
         namespace=namespace,
+        service_account=service_account,
         settings=_settings(s3_secret, hf_secret),
     )
     click.echo(json.dumps({"run_id": run_id, "host": host, "experiment": experiment}))

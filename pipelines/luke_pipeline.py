@@ -25,7 +25,7 @@ DEFAULT_DUMPS = ["s3://mlpipeline/luke/dumps/enwiki-latest-pages-articles.xml.bz
 def luke_pipeline(
     dump_uris: list = DEFAULT_DUMPS,
     work_dir: str = "s3://mlpipeline/luke/run",
-    s3_endpoint: str = "http://minio-service.kubeflow:9000",
+    s3_endpoint: str = "http://seaweedfs.kubeflow:8333",
     language: str = "en",
     bert_model_name: str = "roberta-base",
     entity_vocab_size: int = 500_000,

@@ -96,6 +96,19 @@ def _env(pairs: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+REQUIRED_PRETRAIN_OPTIONS = ("--dataset-dir", "--output-dir")
+
+
+def _check_pretrain_args(args: tuple[str, ...]) -> None:
+    """A job without these would start its pods only to fail there: say so here."""
+    given = {arg.partition("=")[0] for arg in args}
+    missing = [option for option in REQUIRED_PRETRAIN_OPTIONS if option not in given]
+    if missing:
+        raise click.UsageError(
+            f"the `luke pretrain` arguments after `--` need {' and '.join(missing)}"
+        )
+
+
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("--stage", required=True, help="Stage name, e.g. stage1 or stage2.")
 @click.option("--run-id", default="manual", show_default=True, help="Labels and job name.")
@@ -134,6 +147,7 @@ def manifest(
       --dataset-dir s3://bucket/run/dataset --output-dir s3://bucket/run/stage1
       --deepspeed-config-file luke-base-stage1 --fix-bert-weights
     """
+    _check_pretrain_args(pretrain_args)
     options = load_options(options_file, settings, image=image, namespace=namespace)
     spec = TrainingJobSpec(
         name=stage,

@@ -42,7 +42,7 @@ def mluke_pipeline(
     wikidata_uri: str = "s3://mlpipeline/luke/dumps/latest-all.json.bz2",
     interwiki_languages: list = list(MLUKE_LANGUAGES),  # noqa: B006 - a KFP default
     work_dir: str = "s3://mlpipeline/luke/mluke-run",
-    s3_endpoint: str = "http://minio-service.kubeflow:9000",
+    s3_endpoint: str = "http://seaweedfs.kubeflow:8333",
     bert_model_name: str = "xlm-roberta-base",
     language_vocab_size: int = 1_000_000,
     entity_vocab_size: int = 1_200_000,

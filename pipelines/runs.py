@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from luke_core import storage
 from luke_core.errors import LukeError
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def submit(
     run_name: str | None,
     pipeline_root: str | None,
     namespace: str | None,
+    service_account: str | None = None,
     settings=None,
 ) -> str:
     """Compile (under `settings`) and submit a run; returns its id."""
@@ -162,12 +164,20 @@ def submit(
                 experiment_name=experiment,
                 pipeline_root=pipeline_root,
                 namespace=namespace,
+                service_account=service_account,
             )
     logger.info("submitted run %s to %s (experiment %s)", result.run_id, host, experiment)
     return result.run_id
 
 
-LOCAL_DEFAULTS = {"training_launcher": "local", "s3_endpoint": ""}
+# what differs from a cluster's defaults on one machine: torchrun here, one process (a
+# laptop has no 8 GPUs), the artifacts in a local folder unless the run names a work_dir
+LOCAL_DEFAULTS = {
+    "training_launcher": "local",
+    "s3_endpoint": "",
+    "procs_per_node": 1,
+    "work_dir": "runs/local",
+}
 
 
 def run_local(name: str, params: dict[str, Any], pipeline_root: str) -> Any:
@@ -175,6 +185,8 @@ def run_local(name: str, params: dict[str, Any], pipeline_root: str) -> Any:
     from kfp import local
 
     params = {**LOCAL_DEFAULTS, **params}
+    if not storage.is_s3(params["work_dir"]):  # the steps run in other working directories
+        params["work_dir"] = os.path.abspath(params["work_dir"])
     if not params["s3_endpoint"]:
         params["s3_endpoint"] = os.environ.get("AWS_ENDPOINT_URL", "")
     check_parameters(name, params)

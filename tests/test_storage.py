@@ -36,23 +36,54 @@ def test_output_file_publishes_only_on_success(root):
     assert storage.read_bytes(uri) == b"whole"
 
 
+DATASET = storage.EarlierOutput("metadata.json", "kind", "dataset", "a dataset directory")
+
+
+def write_output(uri: str, files: dict[str, str]) -> None:
+    with storage.output_dir(uri, replaces=DATASET, markers=["metadata.json"]) as tmp:
+        for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+
+
 def test_output_dir_replaces_old_content_and_uploads_markers_last(root):
     uri = storage.join(root, "dataset")
-    with storage.output_dir(uri, markers=["metadata.json"]) as tmp:
-        for name in ("old.bin", "metadata.json"):
-            with open(os.path.join(tmp, name), "w") as f:
-                f.write(name)
-    with pytest.raises(RuntimeError), storage.output_dir(uri, markers=["metadata.json"]) as tmp:
+    write_output(uri, {"old.bin": "old.bin", "metadata.json": '{"kind": "dataset"}'})
+    with pytest.raises(RuntimeError), storage.output_dir(uri, replaces=DATASET):
         raise RuntimeError("crash")
     assert storage.read_text(storage.join(uri, "old.bin")) == "old.bin"
-    with storage.output_dir(uri, markers=["metadata.json"]) as tmp:
-        os.makedirs(os.path.join(tmp, "sub"))
-        with open(os.path.join(tmp, "sub", "new.bin"), "w") as f:
-            f.write("new")
-        with open(os.path.join(tmp, "metadata.json"), "w") as f:
-            f.write("{}")
+    write_output(uri, {"sub/new.bin": "new", "metadata.json": '{"kind": "dataset"}'})
     names = [f[len(uri) + 1 :] for f in storage.list_files(uri)]
     assert sorted(n.replace(os.sep, "/") for n in names) == ["metadata.json", "sub/new.bin"]
+
+
+@pytest.mark.parametrize(
+    "present",
+    [
+        {"dump.db": "inputs of the step"},  # OUT_DIR given as the folder of the inputs
+        {"metadata.json": '{"kind": "pretraining_run"}', "epoch1/x": "a training run"},
+        {"metadata.json": "not json"},
+    ],
+)
+def test_output_dir_never_replaces_something_else(root, present):
+    uri = storage.join(root, "out")
+    for name, text in present.items():
+        storage.write_text(storage.join(uri, *name.split("/")), text)
+    entered = []
+    with (
+        pytest.raises(LukeError, match="exists and is not a dataset directory"),
+        storage.output_dir(uri, replaces=DATASET),
+    ):
+        entered.append(True)  # the refusal comes before any work
+    assert not entered
+    for name, text in present.items():
+        assert storage.read_text(storage.join(uri, *name.split("/"))) == text
+    empty = storage.join(root, "empty")
+    if not storage.is_s3(empty):
+        os.makedirs(empty)  # an empty folder may be replaced (S3 has no empty prefixes)
+    write_output(empty, {"metadata.json": "{}"})
+    assert storage.read_text(storage.join(empty, "metadata.json")) == "{}"
 
 
 def test_glob_expands_files_and_directories(root):

@@ -29,6 +29,7 @@ import numpy as np
 
 from luke_core import storage
 from luke_core.dataset.format import (
+    EARLIER_DATASET,
     ENTITY_VOCAB_FILE,
     METADATA_FILE,
     TOKENIZER_DIR,
@@ -168,7 +169,7 @@ def build_dataset(
     inputs = _open_inputs(dump_db, tokenizer, entity_vocab, options)
     try:
         page_ids = select_pages(inputs.db, inputs.vocab, inputs.language, options)
-        with storage.output_dir(out_dir, markers=[METADATA_FILE]) as tmp:
+        with storage.output_dir(out_dir, replaces=EARLIER_DATASET, markers=[METADATA_FILE]) as tmp:
             writer = ShardWriter(tmp, options.shard_size)
             processing_started = time.perf_counter()
             counts = _write_instances(inputs, page_ids, writer, options)

@@ -27,6 +27,7 @@ from luke_core.errors import LukeError
 KIND = "dataset"
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
+EARLIER_DATASET = storage.EarlierOutput(METADATA_FILE, "kind", KIND, "a dataset directory")
 ENTITY_VOCAB_FILE = "entity_vocab.jsonl"
 TOKENIZER_DIR = "tokenizer"
 ROWS_PER_BATCH = 1024

@@ -20,12 +20,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from luke_core import storage
-from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_build_meta
+from luke_core.dump_db.database import DumpDB, DumpDBWriter, encode_paragraphs, new_build_meta
 from luke_core.dump_db.reader import DumpReader, RawPage, SiteInfo
 from luke_core.dump_db.wikitext import WikitextRules, normalize_title, parse_wikitext
 from luke_core.errors import LukeError
 from luke_core.parallel import OrderedPool
 from luke_core.progress import log_summary, progress_bar
+from luke_core.sqlite_artifact import check_output_location
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def build_dump_db(
     """Parse the dump (all its parts, in order) into a dump database at `out`."""
     options = options or BuildDumpDbOptions()
     sources = storage.expand(dumps, what="dump file")
+    check_output_location(out, sources, DumpDB.DESCRIPTION)
     started = time.perf_counter()
     summary = BuildDumpDbSummary()
     with storage.output_file(out) as tmp:

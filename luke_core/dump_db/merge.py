@@ -14,6 +14,7 @@ from luke_core import storage
 from luke_core.dump_db.database import DumpDB, DumpDBWriter, new_build_meta
 from luke_core.errors import LukeError
 from luke_core.progress import log_summary, progress_bar
+from luke_core.sqlite_artifact import check_output_location
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class MergeDumpDbSummary:
 def merge_dump_dbs(parts: str | Sequence[str], out: str, *, progress: bool = True):
     """Merge part databases (in the order given; globs allowed) into `out`."""
     uris = storage.expand(parts, what="dump database")
+    check_output_location(out, uris, DumpDB.DESCRIPTION)
     started = time.perf_counter()
     summary = MergeDumpDbSummary(parts=len(uris))
     databases = [DumpDB(uri) for uri in uris]

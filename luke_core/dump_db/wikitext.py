@@ -13,6 +13,9 @@ Where the reference is wrong we do what MediaWiki renders instead (each is teste
 - `[[File:...]]`, `[[Image:...]]` and `[[Category:...]]` without a leading colon render no
   text (an embedded image or the page's categories), so they add neither text nor link;
   the reference pasted "thumb|250px|caption" into the paragraph;
+- interlanguage links (`[[fr:Agronomie]]`) render no text and links to other wikis
+  (`[[wikt:word]]`, `[[:fr:Agronomie]]`) only their text: neither is a link to an article
+  here (the reference stored "fr:Agronomie" as text with a link to "Fr:Agronomie");
 - a link trail (`[[bus]]es`) belongs to the link text, as MediaWiki renders it (ASCII
   lowercase letters: MediaWiki's default trail, safe for languages without spaces);
 - HTML entities (`&ndash;`, `&nbsp;`) become their characters, not nothing;
@@ -37,6 +40,8 @@ from mwparserfromhell.nodes import (
     Text,
     Wikilink,
 )
+
+from luke_core.dump_db.interwiki_prefixes import INTERWIKI_PREFIXES, WIKIPEDIA_LANGUAGES
 
 _EMPHASIS = re.compile(r"'{2,}")
 _LINK_TRAIL = re.compile(r"[a-z]+")
@@ -190,6 +195,12 @@ def parse_wikitext(wikitext: str, rules: WikitextRules = DEFAULT_RULES) -> Parse
     return ParsedPage(tuple(builder.paragraphs), is_disambiguation(wikitext))
 
 
+def _points_out_of_the_wiki(prefix: str, rules: WikitextRules) -> bool:
+    return prefix not in rules.namespace_names and (
+        prefix in WIKIPEDIA_LANGUAGES or prefix in INTERWIKI_PREFIXES
+    )
+
+
 def _strip(wikicode) -> str:
     raw = str(wikicode)
     return wikicode.strip_code() if _MARKUP_CHARS.search(raw) else raw
@@ -261,6 +272,11 @@ class _ParagraphBuilder:
             self.open_link = None
             return
         text = _strip(node.text) if node.text else raw_title.lstrip(":")
+        if colon and _points_out_of_the_wiki(prefix, self.rules):
+            if inline or prefix not in WIKIPEDIA_LANGUAGES:
+                self._append(text)  # shown as a link to another wiki
+            self.open_link = None  # an interlanguage link shows nothing in the text
+            return
         title = normalize_title(raw_title, self.rules)
         start = len(self.text)
         self._append(text)

@@ -118,7 +118,8 @@ class _Entity(msgspec.Struct):
 
     type: str
     id: str | None = None
-    sitelinks: dict[str, _Sitelink] = {}
+    # PHP writes an empty map as `[]`, and such lines occur in real dumps
+    sitelinks: dict[str, _Sitelink] | list[_Sitelink] = {}
 
 
 _decode_entity = msgspec.json.Decoder(_Entity).decode
@@ -137,7 +138,10 @@ def parse_entity_line(
         raise ValueError(f"invalid JSON: {exc}") from None
     if entity.type != "item":
         return None
-    return entity.id, _wikipedia_titles(entity.sitelinks, languages)
+    sitelinks = entity.sitelinks
+    if isinstance(sitelinks, list):
+        sitelinks = {link.site or "": link for link in sitelinks}
+    return entity.id, _wikipedia_titles(sitelinks, languages)
 
 
 def _wikipedia_titles(

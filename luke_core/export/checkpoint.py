@@ -28,6 +28,7 @@ from luke_core.model.config import LukeModelConfig, describe_mismatch
 from luke_core.training.checkpoints import (
     LATEST_FILE,
     CheckpointInfo,
+    checkpoint_folder_of,
     checkpoint_tags,
     is_tag,
     latest_complete,
@@ -96,6 +97,7 @@ def find_checkpoint(value: str, run_dir: str | None = None) -> CheckpointInfo:
         return _tagged(run_dir.rstrip("/"), value)
     if not storage.exists(value):
         raise LukeError(f"{value}: no such checkpoint")
+    value = checkpoint_folder_of(value)
     info = read_marker(value)
     if info is not None:
         return info

@@ -57,6 +57,7 @@ CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
 PROVENANCE_FILE = "luke_export.json"
 KIND = "huggingface_model"
+EARLIER_EXPORT = storage.EarlierOutput(PROVENANCE_FILE, "kind", KIND, "a Hugging Face export")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +129,7 @@ def export_huggingface(
     )
     entities = _entities(sources, tokenizer_class, options)
     bar = progress_bar(total=3, desc="export", unit="stage", disable=not options.progress)
-    with bar, storage.output_dir(out_dir, markers=[CONFIG_FILE]) as tmp:
+    with bar, storage.output_dir(out_dir, replaces=EARLIER_EXPORT, markers=[CONFIG_FILE]) as tmp:
         bar.set_postfix_str("tokenizer")
         tokenizer = _export_tokenizer(sources, tmp, tokenizer_class, entities)
         bar.update(1)

@@ -13,6 +13,7 @@ import numpy as np
 
 from luke_core import storage
 from luke_core.dataset.format import (
+    EARLIER_DATASET,
     ENTITY_VOCAB_FILE,
     METADATA_FILE,
     TOKENIZER_DIR,
@@ -125,7 +126,7 @@ def write_dataset(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    with storage.output_dir(out_dir, markers=[METADATA_FILE]) as tmp:
+    with storage.output_dir(out_dir, replaces=EARLIER_DATASET, markers=[METADATA_FILE]) as tmp:
         shards = tuple(
             write_shard(
                 os.path.join(tmp, shard_name(index)),

@@ -6,7 +6,8 @@ The dump database keeps the links of an article's top-level text, as the referen
 the independent reading first removes from the raw wikitext what takes links out of the top
 level: comments, <ref>s, templates (nested: innermost first), tables, and File/Image/Category
 links with the links nested in their captions (by bracket matching). Every remaining
-[[target|...]] is a link; its target is normalised as MediaWiki does (leading colon and
+[[target|...]] is a link, except those to other wikis (a language or interwiki prefix); its
+target is normalised as MediaWiki does (leading colon and
 #anchor removed, `_` and whitespace runs to one space, first letter upper-cased)."""
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import re
 import xml.etree.ElementTree as ET
 from typing import NamedTuple
 
+# the prefix lists are data shared with the parser; the reading below is independent
+from luke_core.dump_db.interwiki_prefixes import INTERWIKI_PREFIXES, WIKIPEDIA_LANGUAGES
+
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.S | re.I)
 _INNERMOST_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
@@ -23,6 +27,7 @@ _INNERMOST_TABLE = re.compile(r"\{\|(?:(?!\{\|).)*?\|\}", re.S)
 _MEDIA_LINK_START = re.compile(r"\[\[\s*(?:file|image|category)\s*:", re.I)
 _LINK = re.compile(r"\[\[([^\[\]|]*)(?:\|[^\[\]]*)?\]\]")
 _HEADING = re.compile(r"^=+[^=\n].*=+\s*$", re.M)
+_PREFIX = re.compile(r"\s*:?\s*([^:]*?)\s*:")
 
 
 class RawPage(NamedTuple):
@@ -66,7 +71,16 @@ def link_targets(wikitext: str, *, lead_only: bool = False) -> list[str]:
     text = _remove_media_links(text)
     if lead_only:
         text = _HEADING.split(text, maxsplit=1)[0]
-    return [t for t in (normalise(m.group(1)) for m in _LINK.finditer(text)) if t]
+    targets = [m.group(1) for m in _LINK.finditer(text) if not _to_another_wiki(m.group(1))]
+    return [t for t in map(normalise, targets) if t]
+
+
+def _to_another_wiki(target: str) -> bool:
+    prefix = _PREFIX.match(target)
+    return prefix is not None and (
+        prefix.group(1).lower() in WIKIPEDIA_LANGUAGES
+        or prefix.group(1).lower() in INTERWIKI_PREFIXES
+    )
 
 
 def _remove_repeatedly(pattern: re.Pattern, text: str) -> str:

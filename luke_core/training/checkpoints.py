@@ -94,7 +94,7 @@ def read_marker(checkpoint_uri: str) -> CheckpointInfo | None:
 
 def checkpoint_tags(run_dir: str) -> list[str]:
     """Tags of the checkpoint folders in a run's output dir, complete or not, by step."""
-    if not storage.exists(run_dir):
+    if not storage.exists(run_dir) or storage.is_file(run_dir):
         return []
     root = run_dir.rstrip("/")
     if storage.is_s3(run_dir):
@@ -124,13 +124,21 @@ def latest_complete(run_dir: str) -> CheckpointInfo | None:
     return max(complete, key=lambda info: (info.step, info.tag.startswith("epoch")))
 
 
+def checkpoint_folder_of(value: str) -> str:
+    """The folder of a file inside a checkpoint (`.../epoch2/mp_rank_00_model_states.pt`,
+    as the reference's `--checkpoint-path` was used), else `value` itself."""
+    if value.endswith(".pt") and storage.is_file(value):
+        return storage.parent(value)
+    return value
+
+
 def resolve_checkpoint(value: str, output_dir: str) -> CheckpointInfo:
     """`--resume-checkpoint-id`: a tag of the output dir, a checkpoint folder, or a run's
     output dir (its latest complete checkpoint); local paths or s3:// URIs."""
     candidates = []
     if is_tag(value):
         candidates.append(storage.join(output_dir, value))
-    candidates.append(value)
+    candidates.append(checkpoint_folder_of(value))
     for uri in candidates:
         if not storage.exists(uri):
             continue
@@ -193,17 +201,18 @@ class CheckpointStore:
 
     def load(self, engine, info: CheckpointInfo, *, weights_only: bool) -> dict[str, Any]:
         """Load a complete checkpoint into the engine; returns the client state."""
+        folder = storage.basename(info.uri)  # a copied checkpoint may bear another name
         if storage.is_s3(info.uri):
             load_dir = os.path.join(staging_root(self.output_dir), "resume")
             if self.env.is_node_main:
-                shutil.rmtree(os.path.join(load_dir, info.tag), ignore_errors=True)
-                storage.download_dir(info.uri, os.path.join(load_dir, info.tag))
+                shutil.rmtree(os.path.join(load_dir, folder), ignore_errors=True)
+                storage.download_dir(info.uri, os.path.join(load_dir, folder))
             barrier()
         else:
             load_dir = storage.parent(info.uri)
         path, client_state = engine.load_checkpoint(
             load_dir,
-            tag=info.tag,
+            tag=folder,
             load_optimizer_states=not weights_only,
             load_lr_scheduler_states=not weights_only,
             load_module_only=weights_only,
@@ -213,7 +222,7 @@ class CheckpointStore:
         if storage.is_s3(info.uri):  # the downloaded copy has served its purpose
             barrier()
             if self.env.is_node_main:
-                shutil.rmtree(os.path.join(load_dir, info.tag), ignore_errors=True)
+                shutil.rmtree(os.path.join(load_dir, folder), ignore_errors=True)
         return client_state or {}
 
 

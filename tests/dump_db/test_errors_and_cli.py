@@ -114,6 +114,26 @@ def test_a_failed_build_leaves_an_earlier_database_untouched(tmp_path):
     assert out.read_bytes() == before
 
 
+def test_a_forgotten_output_never_replaces_a_dump_part(tmp_path):
+    """`luke build-dump-db parts/*` without OUT makes the last part the output."""
+    first = write_dump(str(tmp_path / "part1.xml"), PAGES[:20])
+    last = write_dump(str(tmp_path / "part2.xml.bz2"), PAGES[20:], compression="bz2")
+    before = (tmp_path / "part2.xml.bz2").read_bytes()
+    result = CliRunner().invoke(luke, ["build-dump-db", first, last])
+    assert result.exit_code == 1
+    assert "part2.xml.bz2: exists and is not a dump database" in result.output
+    with pytest.raises(LukeError, match="is one of the inputs"):
+        build([first, last], str(tmp_path / "." / "part1.xml"))
+    assert (tmp_path / "part2.xml.bz2").read_bytes() == before
+    # an earlier dump database at OUT is replaced, and merge-dump-db guards the same way
+    out = str(tmp_path / "all.db")
+    build([first, last], out)
+    build([first], out)
+    assert DumpDB(out).meta["counts"]["pages"] == 20
+    result = CliRunner().invoke(luke, ["merge-dump-db", out, first])
+    assert result.exit_code == 1 and "part1.xml: exists and is not a dump database" in result.output
+
+
 def test_cli_exit_status_and_message(tmp_path):
     runner = CliRunner()
     result = runner.invoke(luke, ["build-dump-db", str(tmp_path / "missing.xml"), "out.db"])

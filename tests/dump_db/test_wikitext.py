@@ -82,6 +82,23 @@ def test_colon_prefixed_category_and_file_links_are_inline_links():
     ]
 
 
+def test_links_to_other_wikis_are_no_entity_links():
+    (p,) = paragraphs(
+        "Farming[[fr:Agronomie]] is [[agronomy]]. See [[wikt:farm|farm]], "
+        "[[:de:Landwirtschaft]], [[Re:Zero]] and [[Wikipedia:About]]."
+    )
+    # an interlanguage link shows nothing; a link to another wiki only its text
+    assert (
+        p.text == "Farming is agronomy. See farm, de:Landwirtschaft, Re:Zero and Wikipedia:About."
+    )
+    assert [link[0] for link in links(p)] == ["Agronomy", "Re:Zero", "Wikipedia:About"]
+    check_offsets(p)
+    # a namespace of the wiki itself wins over a prefix of the same spelling
+    rules = WikitextRules.for_site({6: "File", 14: "Category", 100: "Wikt"})
+    (p,) = paragraphs("[[wikt:Page]]", rules)
+    assert links(p) == [("Wikt:Page", "wikt:Page", 0, 9)]
+
+
 def test_localised_namespaces_come_from_siteinfo():
     rules = WikitextRules.for_site({6: "Датотека", 14: "Категорија", -2: "Медиј"})
     (p,) = paragraphs("Текст [[Датотека:X.png|мини]] и [[Категорија:Y]] [[Србија]].", rules)

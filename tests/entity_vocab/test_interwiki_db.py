@@ -113,7 +113,8 @@ def test_language_filter(dump, tmp_path):
         (b'{"type": "lexeme", "id": "L1"}', None),
         (b'{"type": "item", "sitelinks": {"enwiki": {"site": "enwiki"}}}', "missing required"),
         (b'{"type": "item", "sitelinks": {"enwiki": {"title": 5}}}', "Expected `str`"),
-        (b'{"type": "item", "sitelinks": []}', "Expected `object`"),
+        (b'{"type": "item", "id": "Q2", "sitelinks": []}', ("Q2", [])),  # PHP's empty map
+        (b'{"type": "item", "sitelinks": [5]}', "Expected `object`"),
         (b'{"type": "item", "id": 5}', "Expected `str | null`"),
         (b'{"type": "item", "labels": {"en": }}', "invalid JSON"),
         (b"[1, 2]", "Expected `object`"),

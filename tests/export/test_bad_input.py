@@ -88,6 +88,20 @@ def test_tag_without_run_folder(tmp_path):
     fails("step0000100", str(tmp_path / "out"), "needs its run folder")
 
 
+def test_a_model_states_file_means_its_checkpoint(run, tmp_path):
+    """The reference's --checkpoint-path pointed at the states file inside the folder."""
+    states = os.path.join(run, "epoch1", "mp_rank_00_model_states.pt")
+    summary = export_huggingface(states, str(tmp_path / "out"), OPTIONS)
+    assert summary.checkpoint == os.path.join(run, "epoch1")
+
+
+def test_an_output_folder_holding_something_else_is_refused(run, tmp_path):
+    before = sorted(os.listdir(run))
+    with pytest.raises(LukeError, match="exists and is not a Hugging Face export"):
+        export_huggingface(run, run, OPTIONS)  # the run itself as OUT_DIR
+    assert sorted(os.listdir(run)) == before
+
+
 def test_missing_checkpoint_folder(run, tmp_path):
     fails(os.path.join(run, "epoch9"), str(tmp_path / "out"), "no such checkpoint")
 

@@ -110,6 +110,10 @@ def test_bad_input_is_reported_with_exit_status_1(tmp_path):
         assert result.exit_code == 1, (extra, result.output)
         assert "error: " in result.stderr and message in result.stderr, (extra, result.stderr)
     assert invoke("manifest", "--stage", "stage1", "--num-nodes", "0").exit_code == 2  # usage
+    # a job without its dataset or output would fail only once its pods run
+    for args in ([], ["--dataset-dir=s3://luke/ds"]):
+        result = invoke("manifest", "--stage", "stage1", "--", *args)
+        assert result.exit_code == 2 and "--output-dir" in result.stderr, result.stderr
 
 
 def test_the_console_script_is_installed():

@@ -51,6 +51,7 @@ def test_submit_sends_the_run_with_its_parameters(monkeypatch):
             "--experiment", "luke-tests",
             "--run-name", "enwiki-2024",
             "--pipeline-root", "s3://mlpipeline/luke/kfp-root",
+            "--service-account", "luke-launcher",
             "-p", "num_epochs=3",
             "-p", "hf_repo_id=studio/luke-tiny",
             "-p", 'dump_uris=["s3://b/enwiki-p1.xml.bz2", "s3://b/enwiki-p2.xml.bz2"]',
@@ -68,6 +69,7 @@ def test_submit_sends_the_run_with_its_parameters(monkeypatch):
     assert experiment["display_name"] == "luke-tests"
     assert run["experiment_id"] == experiment["experiment_id"]
     assert run["display_name"] == "enwiki-2024"
+    assert run["service_account"] == "luke-launcher"
     config = run["runtime_config"]
     assert config["pipeline_root"] == "s3://mlpipeline/luke/kfp-root"
     assert config["parameters"] == {

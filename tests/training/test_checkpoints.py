@@ -7,6 +7,7 @@ The saving protocol runs here with a stand-in engine that writes files the way D
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -108,6 +109,8 @@ def test_resume_checkpoint_id(where, tmp_path, request):
     assert resolve_checkpoint("step0000004", out).uri == storage.join(out, "step0000004")
     assert resolve_checkpoint(storage.join(stage1, "step0000010"), out).step == 10
     assert resolve_checkpoint(stage1, out).tag == "epoch1"  # a run folder: its latest
+    states = storage.join(stage1, "epoch1", "mp_rank_00_model_states.pt")
+    assert resolve_checkpoint(states, out).uri == storage.join(stage1, "epoch1")  # its folder
     with pytest.raises(LukeError, match="no such checkpoint"):
         resolve_checkpoint("epoch7", out)
     with pytest.raises(LukeError, match="no such checkpoint"):
@@ -119,6 +122,24 @@ def test_resume_checkpoint_id(where, tmp_path, request):
     write_checkpoint(empty, "step0000001", 1, complete=False)
     with pytest.raises(LukeError, match="without a complete checkpoint"):
         resolve_checkpoint(empty, out)
+
+
+def test_a_copied_checkpoint_loads_under_its_own_folder_name(tmp_path):
+    write_checkpoint(str(tmp_path / "run"), "epoch1", 13, epoch=1)
+    kept = tmp_path / "kept" / "stage1-final"
+    shutil.copytree(tmp_path / "run" / "epoch1", kept)
+    info = resolve_checkpoint(str(kept), str(tmp_path / "out"))
+    assert info.tag == "epoch1"  # the marker keeps the tag it was saved under
+
+    class LoadingEngine:
+        def load_checkpoint(self, load_dir, tag, **options):
+            self.loaded = (load_dir, tag)
+            return os.path.join(load_dir, tag), {"step": 13}
+
+    engine = LoadingEngine()
+    store = CheckpointStore(str(tmp_path / "out"), MAIN)
+    assert store.load(engine, info, weights_only=True) == {"step": 13}
+    assert engine.loaded == (str(tmp_path / "kept"), "stage1-final")
 
 
 def test_marker_is_checked(tmp_path):
