@@ -55,13 +55,15 @@ def build_interwiki_db(
     wikidata_uri: str,
     work_dir: str,
     languages: list,
+    wikipedias: list,
     max_bad_lines: int,
     s3_endpoint: str,
     reuse_outputs: bool,
     metrics: Output[Metrics],
     interwiki_db: Output[Artifact],
 ) -> str:
-    """Stream a Wikidata JSON dump into `{work_dir}/interwiki.db`. A database built from
+    """Stream a Wikidata JSON dump into `{work_dir}/interwiki.db`, for `languages` (empty:
+    those of `wikipedias`, the pipeline's list of {language, dump}). A database built from
     the same dump (not written since) for the same languages is reused when
     `reuse_outputs`: the full dump takes hours to read."""
     from components.support import (
@@ -76,6 +78,7 @@ def build_interwiki_db(
 
     setup(s3_endpoint)
     out = output_uri(work_dir, "interwiki.db")
+    languages = list(languages) or [wiki["language"] for wiki in wikipedias]
     options = BuildInterwikiDbOptions(
         languages=tuple(languages), max_bad_lines=max_bad_lines, processes=worker_processes()
     )

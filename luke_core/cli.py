@@ -37,10 +37,14 @@ class CommandGroup(click.Group):
             sys.exit(1)
 
     def add_command_modules(self, module_names: list[str]) -> None:
-        """Add the `commands` (a list of click commands) of each module."""
+        """Add the `commands` (a list of click commands) of each module, and its `aliases`
+        (other names of them: the reference's, for users who know those)."""
         for module_name in module_names:
-            for command in importlib.import_module(module_name).commands:
+            module = importlib.import_module(module_name)
+            for command in module.commands:
                 self.add_command(command)
+            for name, command in getattr(module, "aliases", {}).items():
+                self.add_command(command, name)
 
 
 log_level_option = click.option(

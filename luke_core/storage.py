@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from luke_core.errors import LukeError
 
 S3_PREFIX = "s3://"
+_DIGIT_RUN = re.compile(r"(\d+)")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -258,8 +259,9 @@ def _glob_regex(pattern: str) -> re.Pattern:
 
 
 def expand(patterns: str | Sequence[str], *, what: str = "input") -> list[str]:
-    """Expand globs (local or S3) in order; each pattern sorted; an error if one matches
-    nothing. Files and directories (S3 prefixes) both match."""
+    """Expand globs (local or S3) in order; each pattern's matches in natural order (the
+    parts of a dump: `articles2` before `articles10`); an error if one matches nothing.
+    Files and directories (S3 prefixes) both match."""
     if isinstance(patterns, str):
         patterns = [patterns]
     out: list[str] = []
@@ -269,11 +271,18 @@ def expand(patterns: str | Sequence[str], *, what: str = "input") -> list[str]:
                 raise LukeError(f"{pattern}: {what} not found")
             out.append(pattern)
             continue
-        matches = _expand_s3(pattern) if is_s3(pattern) else sorted(globlib.glob(_local(pattern)))
+        matches = _expand_s3(pattern) if is_s3(pattern) else globlib.glob(_local(pattern))
+        matches = sorted(matches, key=natural_key)
         if not matches:
             raise LukeError(f"{pattern}: no {what} matches this pattern")
         out.extend(matches)
     return out
+
+
+def natural_key(name: str) -> list[str | int]:
+    """Digit runs compare as numbers (`re.split` alternates text and digits, so like
+    compares with like)."""
+    return [int(part) if i % 2 else part for i, part in enumerate(_DIGIT_RUN.split(name))]
 
 
 def _expand_s3(pattern: str) -> list[str]:

@@ -16,7 +16,9 @@ logger = logging.getLogger(__name__)
 
 OPERATOR_HINT = (
     "no pods were created: is the training operator running "
-    "(kubectl get pods -A -l control-plane=kubeflow-training-operator)?"
+    "(kubectl get pods -A -l control-plane=kubeflow-training-operator)? If it is, it could "
+    "not create them (a missing service account, a ResourceQuota, Pod Security admission): "
+    "the job's events say which (kubectl describe pytorchjob JOB)"
 )
 MAX_FAILED_POD_LOGS = 3
 

@@ -52,9 +52,9 @@ class PyTorchJobLauncher:
         options: PyTorchJobOptions,
         *,
         api_client: client.ApiClient | None = None,
-        start_timeout_s: float = 1800.0,
+        start_timeout_s: float | None = None,
         deadline_s: float | None = None,
-        max_restarts: int = 10,
+        max_restarts: int | None = None,
         poll_interval_s: float = 10.0,
         log_tail_lines: int = 50,
         owner: OwnerPod | Literal["auto"] | None = "auto",
@@ -65,16 +65,18 @@ class PyTorchJobLauncher:
         """`api_client`: default in-cluster config, else the kubeconfig. `start_timeout_s`:
         how long the pods may take to all be running (scheduling, autoscaling, image pulls),
         at the start and after each restart. `deadline_s`: the most the whole job may take
-        (None: no limit). `max_restarts`: job restarts (the operator's Restarting condition)
-        before the launcher gives up. `owner`: the pod the job belongs to ("auto": this
+        (None: the options' active_deadline_seconds, else no limit). `max_restarts`: job
+        restarts (the operator's Restarting condition) before the launcher gives up. Unset,
+        these come from `options`. `owner`: the pod the job belongs to ("auto": this
         process's pod when in one). `cancel_event`: set it to stop the job from another
         thread. `log_sink`: where the master's log lines go (default: stdout)."""
         self.options = options
         self._api_client = api_client
         self._kubeconfig_namespace: str | None = None
-        self.start_timeout_s = start_timeout_s
-        self.deadline_s = deadline_s
-        self.max_restarts = max_restarts
+        # None: the job options' values (the pipeline's job_options parameter sets them)
+        self.start_timeout_s = start_timeout_s or options.start_timeout_s
+        self.deadline_s = deadline_s or options.active_deadline_seconds
+        self.max_restarts = options.max_restarts if max_restarts is None else max_restarts
         self.poll_interval_s = poll_interval_s
         self.log_tail_lines = log_tail_lines
         self.owner = owner

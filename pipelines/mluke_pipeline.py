@@ -40,7 +40,7 @@ DEFAULT_WIKIPEDIAS = [
 def mluke_pipeline(
     wikipedias: list = DEFAULT_WIKIPEDIAS,
     wikidata_uri: str = "s3://mlpipeline/luke/dumps/latest-all.json.bz2",
-    interwiki_languages: list = list(MLUKE_LANGUAGES),  # noqa: B006 - a KFP default
+    interwiki_languages: list = [],  # noqa: B006 - a KFP default; empty: wikipedias' languages
     work_dir: str = "s3://mlpipeline/luke/mluke-run",
     s3_endpoint: str = "http://seaweedfs.kubeflow:8333",
     bert_model_name: str = "xlm-roberta-base",
@@ -104,6 +104,7 @@ def mluke_pipeline(
             wikidata_uri=wikidata_uri,
             work_dir=work_dir,
             languages=interwiki_languages,
+            wikipedias=wikipedias,
             max_bad_lines=10,
             s3_endpoint=s3_endpoint,
             reuse_outputs=reuse_outputs,

@@ -132,7 +132,8 @@ def pod_template(spec: TrainingJobSpec, options: PyTorchJobOptions) -> dict[str,
     pod: dict[str, Any] = {
         "containers": [container(spec, options)],
         "volumes": [{"name": SHM_VOLUME, "emptyDir": _shm_volume(options)}],
-        "securityContext": {"runAsNonRoot": True},
+        # what the Pod Security "restricted" level asks, so the pods start in such namespaces
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
     }
     if options.service_account:
         pod["serviceAccountName"] = options.service_account
@@ -165,7 +166,7 @@ def container(spec: TrainingJobSpec, options: PyTorchJobOptions) -> dict[str, An
         "ports": [{"name": PORT_NAME, "containerPort": options.master_port, "protocol": "TCP"}],
         "resources": resources(spec, options),
         "volumeMounts": [{"name": SHM_VOLUME, "mountPath": "/dev/shm"}],
-        "securityContext": {"allowPrivilegeEscalation": False},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
 
 

@@ -99,6 +99,13 @@ class PyTorchJobOptions:
     """When the job ends, delete pods still running (free the GPUs), keep failed ones' logs."""
     ttl_seconds_after_finished: int | None = 86400
     active_deadline_seconds: int | None = None
+    """The operator ends the job after this long; the launcher too (it bounds a job whose
+    ExitCode restarts never end when applied by hand)."""
+    start_timeout_s: int = 1800
+    """Launcher only: how long the pods may take to all run (a queue for GPUs, autoscaling,
+    image pulls) at the start and after each restart before the step fails."""
+    max_restarts: int = 10
+    """Launcher only: job restarts (the operator's Restarting condition) it lets pass."""
     master_port: int = 23456
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
@@ -169,8 +176,10 @@ class PyTorchJobOptions:
         ):
             if getattr(self, what) not in allowed:
                 raise LukeError(f"{what}: {getattr(self, what)!r} is not one of {allowed}")
-        if self.backoff_limit < 0:
-            raise LukeError("backoff_limit must be >= 0")
+        if self.backoff_limit < 0 or self.max_restarts < 0:
+            raise LukeError("backoff_limit and max_restarts must be >= 0")
+        if self.start_timeout_s < 1:
+            raise LukeError("start_timeout_s must be at least 1")
         for what in ("ttl_seconds_after_finished", "active_deadline_seconds"):
             value = getattr(self, what)
             if value is not None and value < (0 if what.startswith("ttl") else 1):

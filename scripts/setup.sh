@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Set up this checkout on a fresh Debian/Ubuntu machine, idempotently and quickly when done:
 # system packages (Java, OpenNLP, ICU), a virtual environment in .venv with PyTorch first
-# (CPU build 2.13.0 unless LUKE_TORCH_SPEC says otherwise) and the project with all extras.
+# (2.13.0 unless LUKE_TORCH_SPEC says otherwise; LUKE_TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# takes the CPU build from PyTorch's index where pip has none at hand, instead of PyPI's CUDA
+# build) and the project with all extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: needs Python 3.11 or later as \$PYTHON (now: $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+fi
+
 APT_PACKAGES=(libapache-opennlp-java libicu-dev pkg-config bzip2)
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jdk-headless)
+# Debian's Python makes virtual environments only with its venv package
+[ -x .venv/bin/python ] || "$PYTHON" -c "import ensurepip" 2>/dev/null \
+  || APT_PACKAGES+=("python3-venv")
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -18,7 +29,6 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PYTHON" -m venv .venv
@@ -29,7 +39,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
   .venv/bin/python -c "import torch" 2>/dev/null \
-    || .venv/bin/python -m pip install -q "${LUKE_TORCH_SPEC:-torch==2.13.0}"
+    || .venv/bin/python -m pip install -q "${LUKE_TORCH_SPEC:-torch==2.13.0}" \
+      ${LUKE_TORCH_INDEX:+--index-url "$LUKE_TORCH_INDEX"}
   .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" >&2 || true
   .venv/bin/python -c "import luke_core, torch, deepspeed, kfp" >/dev/null
   echo "$want" > "$stamp"

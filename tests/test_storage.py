@@ -97,6 +97,11 @@ def test_glob_expands_files_and_directories(root):
     assert [g[len(root) + 1 :].replace(os.sep, "/") for g in got] == ["d1/x.txt", "d2/x.txt"]
     with pytest.raises(LukeError, match="no input matches"):
         storage.expand(storage.join(root, "nothing*"))
+    # a dump's parts in their order: articles2 before articles10
+    for number in (10, 2, 1):
+        storage.write_text(storage.join(root, "parts", f"articles{number}.xml-p{number}.bz2"), "")
+    got = [storage.basename(g) for g in storage.expand(storage.join(root, "parts", "*.bz2"))]
+    assert got == ["articles1.xml-p1.bz2", "articles2.xml-p2.bz2", "articles10.xml-p10.bz2"]
 
 
 def test_missing_input_names_the_file(root):

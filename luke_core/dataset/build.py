@@ -34,6 +34,8 @@ from luke_core.dataset.format import (
     METADATA_FILE,
     TOKENIZER_DIR,
     DatasetMetadata,
+    file_sha256,
+    tokenizer_sha256,
 )
 from luke_core.dataset.instances import InstanceCounts, InstanceRules
 from luke_core.dataset.language import category_names, resolve_language
@@ -185,6 +187,9 @@ def build_dataset(
             inputs.vocab.save(os.path.join(tmp, ENTITY_VOCAB_FILE))
             save_tokenizer(inputs.tokenizer, os.path.join(tmp, TOKENIZER_DIR))
             metadata = _metadata(inputs, shards, summary, options, dump_db, tokenizer, entity_vocab)
+            metadata = dataclasses.replace(
+                metadata, entity_vocab_sha256=file_sha256(os.path.join(tmp, ENTITY_VOCAB_FILE))
+            )
             storage.write_json(os.path.join(tmp, METADATA_FILE), metadata.to_json())
     finally:
         inputs.db.close()
@@ -334,6 +339,7 @@ def _metadata(
         entity_vocab_size=len(inputs.vocab),
         word_vocab_size=len(inputs.tokenizer),
         shards=tuple(shards),
+        tokenizer_sha256=tokenizer_sha256(inputs.tokenizer),
         build_options=build_options,
         summary=summary_dict(summary),
     )

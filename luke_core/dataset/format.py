@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,10 @@ class DatasetMetadata:
     entity_vocab_size: int
     word_vocab_size: int
     shards: tuple[ShardInfo, ...]
+    tokenizer_sha256: str = ""
+    """Of the tokenizer's vocabulary: the same tokenizer whatever path or name it had."""
+    entity_vocab_sha256: str = ""
+    """Of `entity_vocab.jsonl`: mixed datasets must mean the same entity by an id."""
     build_options: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     kind: str = KIND
@@ -152,6 +157,11 @@ class DatasetMetadata:
                 f"{meta.number_of_items}"
             )
         return meta
+
+
+def tokenizer_sha256(tokenizer) -> str:
+    vocabulary = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    return hashlib.sha256(json.dumps(vocabulary, ensure_ascii=False).encode()).hexdigest()
 
 
 def load_metadata(dataset_dir: str) -> DatasetMetadata:

@@ -86,6 +86,8 @@ class PretrainingLoader:
             seed=seed,
             rank=rank,
             masker=masker,
+            max_seq_length=self.info.max_seq_length,
+            max_entity_length=self.info.max_entity_length,
             max_mention_length=self.info.max_mention_length,
             cache=ShardCache(cache_dir, max_bytes=cache_max_bytes),
         )

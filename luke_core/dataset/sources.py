@@ -2,7 +2,7 @@
 
 Every problem is a `LukeError` naming the directory: no `metadata.json` (an unfinished build),
 metadata that contradicts itself or the files, a shard missing, or directories that cannot be
-mixed (different lengths, tokenizer or vocabulary sizes).
+mixed (different lengths, tokenizers or entity vocabularies).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ MIXING_FIELDS = (
     "max_entity_length",
     "max_mention_length",
     "tokenizer_class",
-    "tokenizer_name",
+    "tokenizer_sha256",
     "word_vocab_size",
     "entity_vocab_size",
+    "entity_vocab_sha256",
 )
 
 
@@ -55,9 +56,10 @@ class DatasetInfo:
     max_entity_length: int
     max_mention_length: int
     tokenizer_class: str
-    tokenizer_name: str
+    tokenizer_sha256: str
     word_vocab_size: int
     entity_vocab_size: int
+    entity_vocab_sha256: str
     languages: tuple[str | None, ...]
     number_of_items: int
 
@@ -75,6 +77,11 @@ def open_sources(dataset_dirs: list[str]) -> list[DatasetSource]:
     sources = [_open_source(uri) for uri in uris]
     for source in sources[1:]:
         _check_mixable(sources[0], source)
+    first_with: dict[str, str] = {}
+    for source in sources:
+        same = first_with.setdefault(source.fingerprint, source.uri)
+        if same != source.uri:  # a second path to it, or a copy: it would count twice
+            raise LukeError(f"{source.uri}: the same dataset as {same}, given twice")
     return sources
 
 

@@ -46,6 +46,8 @@ class StreamPlan:
     seed: int
     rank: int
     masker: Masker
+    max_seq_length: int
+    max_entity_length: int
     max_mention_length: int
     cache: ShardCache
 
@@ -117,15 +119,38 @@ class _Reader:
 
     def _load(self, ref: ItemRef, stream: DatasetStream, index: int) -> LoadedItem:
         raw = self._shard(ref, stream, index).instance(ref.row)
-        if len(raw.word_ids) and int(raw.word_ids.max()) >= self.word_vocab_size:
+        problem = self._disagreement(raw)
+        if problem:
             raise LukeError(
-                f"{self._uri(ref)}: row {ref.row} holds a word id outside the vocabulary"
+                f"{self._uri(ref)}: row {ref.row} {problem}: the shard and the dataset's "
+                "metadata.json disagree"
             )
         rng = seeded_rng(self.plan.seed, MASKING, ref.dataset, ref.pass_index, ref.shard, ref.row)
         masked = self.plan.masker(
             raw.word_ids, raw.entity_ids, raw.entity_starts, raw.entity_ends, rng
         )
         return LoadedItem(masked, raw.entity_starts, raw.entity_ends, raw.page_id)
+
+    def _disagreement(self, raw) -> str:
+        """What in an item the model built from the metadata could not take (found here,
+        named, rather than as an index error deep in the model)."""
+        plan = self.plan
+        words, entities = raw.word_ids, raw.entity_ids
+        if len(words) and int(words.max()) >= self.word_vocab_size:
+            return "holds a word id outside the vocabulary"
+        if len(words) > plan.max_seq_length - 2:
+            return f"holds {len(words)} words, more than max_seq_length {plan.max_seq_length}"
+        if len(entities) > plan.max_entity_length:
+            return f"holds {len(entities)} entities, more than max_entity_length"
+        if not len(entities):
+            return ""
+        if int(entities.max()) >= plan.masker.entity_vocab_size:
+            return "holds an entity id outside the entity vocabulary"
+        if int((raw.entity_ends - raw.entity_starts).max()) > plan.max_mention_length:
+            return "holds a mention longer than max_mention_length"
+        if int(raw.entity_ends.max()) > len(words) or int(raw.entity_starts.min()) < 0:
+            return "holds a mention outside its words"
+        return ""
 
     def _shard(self, ref: ItemRef, stream: DatasetStream, index: int) -> ShardReader:
         current = self.open_shards.get(ref.dataset)

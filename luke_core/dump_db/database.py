@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from luke_core.dump_db.wikitext import Link, Paragraph
+from luke_core.dump_db.wikitext import Link, Paragraph, WikitextRules, normalize_title
 from luke_core.errors import LukeError
 from luke_core.sqlite_artifact import SQLiteArtifact
 
@@ -172,6 +172,17 @@ class DumpDB(SQLiteArtifact):
     def language(self) -> str | None:
         return self.meta.get("language")
 
+    def namespaces(self) -> dict[int, str]:
+        """The wiki's namespace names from the dump's metadata ({} when absent)."""
+        found = self.meta.get("namespaces")
+        return {int(k): v for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def wikitext_rules(self) -> WikitextRules:
+        """The wiki's title rules (namespaces, first-letter case), to look titles up as
+        MediaWiki resolves them."""
+        site = self.meta.get("site") or {}
+        return WikitextRules.for_site(self.namespaces(), site.get("case") or "first-letter")
+
     def page_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
 
@@ -286,13 +297,15 @@ def describe_dump_db(uri: str, options) -> dict[str, Any]:
     """`luke inspect` of a dump database: counts and metadata, or one page."""
     with DumpDB(uri) as db:
         if options.page:
-            page = db.get_page(options.page)
+            title = normalize_title(options.page, db.wikitext_rules())  # as a link finds it
+            if db.is_redirect(title) and db.resolve_redirect(title) == title:
+                raise LukeError(f"{uri}: {title!r} is a redirect in a loop, no page")
+            page = db.get_page(title)
             if page is None:
-                raise LukeError(f"{uri}: no page titled {options.page!r}")
-            resolved = db.resolve_redirect(options.page)
+                raise LukeError(f"{uri}: no page titled {title!r}")
             return {
                 "requested": options.page,
-                "redirected_from": options.page if resolved != options.page else None,
+                "redirected_from": title if page.title != title else None,
                 "page": page_as_json(page),
             }
         return {"counts": db.counts(), "meta": db.meta}

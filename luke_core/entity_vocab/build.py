@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 from luke_core import storage
 from luke_core.dump_db.database import DumpDB
-from luke_core.dump_db.wikitext import WikitextRules, normalize_title
-from luke_core.entity_vocab.link_counts import count_links, entity_check, namespaces
+from luke_core.dump_db.wikitext import normalize_title
+from luke_core.entity_vocab.link_counts import count_links, entity_check
 from luke_core.entity_vocab.vocab import SPECIAL_TOKENS, EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
 from luke_core.progress import log_summary
@@ -172,8 +172,7 @@ def _resolve_white_list(
     db: DumpDB, titles: list[tuple[str, str]], summary: BuildEntityVocabSummary
 ) -> list[str]:
     """White-listed articles, redirects followed, duplicates removed, in list order."""
-    site = db.meta.get("site") or {}
-    rules = WikitextRules.for_site(namespaces(db), site.get("case") or "first-letter")
+    rules = db.wikitext_rules()
     is_entity = entity_check(db)
     kept: dict[str, None] = {}
     missing = []

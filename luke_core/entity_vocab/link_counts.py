@@ -48,17 +48,11 @@ class LinkCounts:
     """Links to missing pages, redirect loops, categories: not counted."""
 
 
-def namespaces(db: DumpDB) -> dict[int, str]:
-    """The wiki's namespace names from the dump's metadata ({} when absent)."""
-    found = db.meta.get("namespaces")
-    return {int(k): v for k, v in found.items()} if isinstance(found, dict) else {}
-
-
 def entity_check(db: DumpDB) -> Callable[[str], bool]:
     """A predicate: is this (resolved) title an article that may be an entity? The dump
     database holds namespace-0 articles only, so a category never is one; the name
     check is the reference's rule, kept as a second guard."""
-    names = {"Category", namespaces(db).get(14) or "Category"}
+    names = {"Category", db.namespaces().get(14) or "Category"}
     prefixes = tuple(f"{name}:" for name in names)
     return lambda title: not title.startswith(prefixes) and db.is_article(title)
 

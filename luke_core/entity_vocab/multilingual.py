@@ -118,7 +118,9 @@ def _vocab_language(uri: str, vocab: EntityVocab) -> str:
     languages = {
         lang for entry in vocab if entry.id >= len(SPECIAL_TOKENS) for _, lang in entry.entities
     }
-    if None in languages or not languages:
+    if not languages:
+        raise LukeError(f"{uri}: holds no entities besides the special ones; nothing to merge")
+    if None in languages:
         raise LukeError(
             f"{uri}: its entities have no language, so it cannot be merged; rebuild it with "
             "`luke build-entity-vocab --language LANG`"

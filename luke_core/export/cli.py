@@ -99,3 +99,4 @@ def upload_command(folder, repo_id, **kwargs) -> None:
 
 
 commands = [convert_command, upload_command]
+aliases = {"convert-luke-to-huggingface-model": convert_command}  # the reference's name

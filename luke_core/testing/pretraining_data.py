@@ -20,6 +20,7 @@ from luke_core.dataset.format import (
     DatasetMetadata,
     Instance,
     shard_name,
+    tokenizer_sha256,
     write_shard,
 )
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
@@ -151,6 +152,7 @@ def write_dataset(
             entity_vocab_size=entity_vocab_size,
             word_vocab_size=len(tokenizer),
             shards=shards,
+            tokenizer_sha256=tokenizer_sha256(tokenizer),
         )
         storage.write_json(os.path.join(tmp, METADATA_FILE), metadata.to_json())
     return metadata

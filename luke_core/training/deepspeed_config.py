@@ -20,6 +20,7 @@ import torch
 
 from luke_core import storage
 from luke_core.errors import LukeError
+from luke_core.training.config_checks import check_config
 
 CONFIG_PACKAGE = "luke_core.training.configs"
 AUTO = "auto"
@@ -95,6 +96,7 @@ def resolve_config(loaded: LoadedConfig, *, world_size: int, number_of_items: in
         raise LukeError(
             f"{source}: only the scheduler's total_num_steps may be 'auto' ({leftover})"
         )
+    check_config(config, source)
     return config
 
 

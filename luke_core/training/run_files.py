@@ -13,6 +13,7 @@ OUTPUT_DIR/
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -66,7 +67,28 @@ def write_run_files(plan) -> None:
         relative = uri[len(root) + 1 :].replace("\\", "/")
         with storage.output_file(storage.join(out, TOKENIZER_DIR, relative)) as tmp:
             storage.copy_to_local(uri, tmp)
-    storage.write_json(storage.join(out, METADATA_FILE), run_metadata(plan))
+    storage.write_json(storage.join(out, METADATA_FILE), _keep_origin(run_metadata(plan), plan))
+
+
+def _keep_origin(metadata: dict[str, Any], plan) -> dict[str, Any]:
+    """A run restarted from its own checkpoint still started where it first did (the base
+    model, or stage 1's checkpoint for stage 2): keep that, and when it first started."""
+    out = plan.output_dir
+    where = out if storage.is_s3(out) else os.path.abspath(out)
+    own = plan.resume is not None and storage.parent(plan.resume.uri) == where
+    earlier_uri = storage.join(plan.output_dir, METADATA_FILE)
+    if not own or not storage.is_file(earlier_uri):
+        return metadata
+    earlier = storage.read_json(earlier_uri)
+    if not isinstance(earlier, dict) or earlier.get("kind") != RUN_KIND:
+        return metadata
+    restarted_at = metadata["started_at"]
+    return {
+        **metadata,
+        "started_at": earlier.get("started_at", restarted_at),
+        "restarted_at": restarted_at,
+        "resumed_from": earlier.get("resumed_from"),
+    }
 
 
 def describe_pretraining_run(uri: str, options) -> dict[str, Any]:

@@ -78,13 +78,14 @@ def pretrain(
     env.check_devices()
     if not env.is_main:  # one process speaks for all; the others only warn
         logging.getLogger("luke_core").setLevel(logging.WARNING)
-    plan = plan_run(dataset_dir, output_dir, options, env)
     prepare_accelerator(env)
     if options.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
-    # DeepSpeed prints and logs to stdout; stdout is for the summary (the CLI's JSON)
+    # DeepSpeed prints and logs to stdout, from its import on (the plan checks the config
+    # with it); stdout is for the summary (the CLI's JSON)
     with contextlib.redirect_stdout(sys.stderr):
+        plan = plan_run(dataset_dir, output_dir, options, env)
         init_process_group(env)
         try:
             summary = _Trainer(plan, env).run()
@@ -217,7 +218,8 @@ class _Trainer:
                     self.step += 1
                     meter.end_step(lr)
                     bar.update(1)
-                    self._after_step(engine, loader, meter, epoch)
+                    epoch_ends = loader.position == micro_batches
+                    self._after_step(engine, loader, meter, epoch, epoch_ends=epoch_ends)
         finally:
             batches.close()  # stops the loader's workers; the rest of the epoch is skipped
         loader.set_epoch(epoch + 1)
@@ -225,11 +227,12 @@ class _Trainer:
         self._write_metrics(meter, epoch)
         self._save(engine, loader, epoch_tag(self.epoch))
 
-    def _after_step(self, engine, loader, meter: StepMeter, epoch: int) -> None:
+    def _after_step(self, engine, loader, meter, epoch: int, *, epoch_ends: bool) -> None:
         if self.step % self.options.log_interval_steps == 0:
             self._write_metrics(meter, epoch)
         interval = self.options.save_interval_steps
-        if interval and self.step % interval == 0:
+        # at an epoch's last step the epoch's checkpoint follows: the same state, once
+        if interval and self.step % interval == 0 and not epoch_ends:
             self._save(engine, loader, step_tag(self.step))
 
     def _write_metrics(self, meter: StepMeter, epoch: int) -> None:

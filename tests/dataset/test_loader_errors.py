@@ -78,10 +78,11 @@ def test_shard_holding_other_items_than_the_metadata_says(dataset, tmp_path):
         ("max_seq_length", 256),
         ("max_entity_length", 64),
         ("max_mention_length", 16),
-        ("tokenizer_name", "xlm-roberta-base"),
+        ("tokenizer_sha256", "0" * 64),  # another tokenizer
         ("tokenizer_class", "XLMRobertaTokenizer"),
         ("word_vocab_size", 250002),
         ("entity_vocab_size", 12345),
+        ("entity_vocab_sha256", "f" * 64),  # another vocabulary of the same size
     ],
 )
 def test_dirs_that_cannot_be_mixed(dataset, tmp_path, field, value):
@@ -91,9 +92,40 @@ def test_dirs_that_cannot_be_mixed(dataset, tmp_path, field, value):
         PretrainingLoader([str(dataset), str(other)], batch_size=4)
 
 
-def test_same_dir_twice(dataset):
+def test_same_dir_twice(dataset, tmp_path, monkeypatch):
     with pytest.raises(LukeError, match="given twice"):
         PretrainingLoader([str(dataset), str(dataset) + "/"], batch_size=4)
+    monkeypatch.chdir(dataset.parent)
+    with pytest.raises(LukeError, match="the same dataset as .*, given twice"):
+        PretrainingLoader([str(dataset), "./" + dataset.name], batch_size=4)
+    with pytest.raises(LukeError, match="the same dataset as .*, given twice"):
+        PretrainingLoader([str(dataset), str(copy(dataset, tmp_path))], batch_size=4)
+
+
+def test_the_same_tokenizer_by_another_name_mixes(dataset, tmp_path):
+    tokenizer = str(dataset.parent / "tokenizer")
+    pool = list(range(10, 200))
+    items = synthetic_instances(32, word_ids=pool, rng=np.random.default_rng(1))
+    other = str(tmp_path / "other")
+    write_dataset(other, items, tokenizer_dir=tokenizer, items_per_shard=16,
+                  tokenizer_name="./a/relative/path")  # fmt: skip
+    assert len(PretrainingLoader([str(dataset), other], batch_size=4).sources) == 2
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"max_seq_length": 8}, "words, more than max_seq_length 8"),
+        ({"max_entity_length": 1}, "entities, more than max_entity_length"),
+        ({"max_mention_length": 1}, "a mention longer than max_mention_length"),
+        ({"entity_vocab_size": 4}, "an entity id outside the entity vocabulary"),
+    ],
+)
+def test_items_the_metadata_does_not_allow(dataset, tmp_path, changes, problem):
+    broken = copy(dataset, tmp_path)
+    edit_metadata(broken, **changes)
+    with pytest.raises(LukeError, match=f"row .* {problem}: the shard and the dataset's"):
+        list(PretrainingLoader([str(broken)], batch_size=4))
 
 
 def test_glob_matching_nothing(tmp_path):

@@ -7,6 +7,9 @@ import sqlite3
 import pytest
 
 from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
+from luke_core.dump_db.database import describe_dump_db
+from luke_core.errors import LukeError
+from luke_core.inspect import InspectOptions
 from luke_core.testing.mediawiki import WikiPage, write_dump
 
 PAGES = [
@@ -79,6 +82,8 @@ def test_redirect_chains_and_loops(tmp_path):
         assert db.is_redirect("Nippon") and not db.is_article("Nippon")
         assert db.get_page("Nippon").title == "Japan"
         assert dict(db.iter_redirects())["Loop B"] is None
+    with pytest.raises(LukeError, match="'Loop A' is a redirect in a loop"):
+        describe_dump_db(out, InspectOptions(page="loop_A"))
 
 
 @pytest.mark.parametrize(

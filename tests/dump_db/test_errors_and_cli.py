@@ -162,6 +162,9 @@ def test_cli_build_and_inspect(tmp_path):
     assert first["links"][0] == {"title": "Page 4", "text": "Page 4", "start": 20, "end": 26}
     missing = CliRunner().invoke(luke, ["inspect", out, "--page", "Nothing"])
     assert missing.exit_code == 1 and "Nothing" in missing.output
+    # a title as a link would write it: first letter, underscores
+    page = json.loads(CliRunner().invoke(luke, ["inspect", out, "--page", "page_3"]).output)
+    assert page["page"]["title"] == "Page 3" and page["redirected_from"] is None
 
 
 def test_s3_round_trip(s3, tmp_path):

@@ -152,7 +152,9 @@ def test_bad_inputs(inputs, tmp_path):
     other = write_vocab(
         tmp_path / "ww.jsonl", [*specials("ww"), {"id": 3, "entities": [["Sun", "ww"]], "count": 1}]
     )
+    only_specials = write_vocab(tmp_path / "specials.jsonl", specials("xx"))
     cases = [
+        ([only_specials], interwiki, "specials.jsonl: holds no entities besides the special"),
         (
             [vocabs["xx"], no_language],
             interwiki,

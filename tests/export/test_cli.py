@@ -18,8 +18,8 @@ def invoke(*args: str):
 def test_convert_with_the_reference_option_names(luke_run, tmp_path):
     out = str(tmp_path / "model")
     result = invoke(
-        "convert-to-huggingface",
-        "--checkpoint-path", os.path.join(luke_run, "epoch1"),
+        "convert-luke-to-huggingface-model",  # the reference's command name, too
+        "--checkpoint-path", os.path.join(luke_run, "epoch1", "mp_rank_00_model_states.pt"),
         "--metadata-path", os.path.join(luke_run, "metadata.json"),
         "--entity-vocab-path", os.path.join(luke_run, "entity_vocab.jsonl"),
         "--transformers-model-save-path", out,

@@ -276,7 +276,7 @@ MLUKE_DEFAULTS = {
     "sampling_smoothing": 0.7,
     "stage1_deepspeed_config": "mluke-base-stage1",
     "stage2_deepspeed_config": "mluke-base-stage2",
-    "interwiki_languages": MLUKE_LANGUAGES.split(),
+    "interwiki_languages": [],  # the languages of `wikipedias`
     "hf_repo_id": "",
     "training_launcher": "pytorchjob",
 }

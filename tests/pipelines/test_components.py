@@ -252,11 +252,12 @@ def test_build_entity_vocab(tmp_path, dump_db):
                                              "entries": len(vocab)}  # fmt: skip
 
 
-def call_interwiki(tmp_path, wikidata: str, languages: list[str]):
+def call_interwiki(tmp_path, wikidata: str, languages: list[str], wikipedias=()):
     arts = outputs(tmp_path, metrics=dsl.Metrics, interwiki_db=dsl.Artifact)
     uri = build_interwiki_db.python_func(
         wikidata_uri=wikidata, work_dir=str(tmp_path / "work"), languages=languages,
-        max_bad_lines=0, s3_endpoint="", reuse_outputs=True, **arts,
+        wikipedias=list(wikipedias), max_bad_lines=0, s3_endpoint="", reuse_outputs=True,
+        **arts,
     )  # fmt: skip
     return uri, arts
 
@@ -266,10 +267,13 @@ def test_build_interwiki_db_and_its_reuse(tmp_path):
     from pipelines.testing.synthetic_wiki import PLACES, write_wikidata
 
     wikidata = write_wikidata(str(tmp_path / "wikidata.json.bz2"))
-    uri, arts = call_interwiki(tmp_path, wikidata, ["de", "en"])
+    # no languages given: those of the pipeline's wikipedias
+    wikipedias = [{"language": "de", "dump": "d"}, {"language": "en", "dump": "e"}]
+    uri, arts = call_interwiki(tmp_path, wikidata, [], wikipedias)
     assert uri == str(tmp_path / "work" / "interwiki.db")
     with InterwikiDB(uri) as db:
         assert db.get_item("Austria", "en") == db.get_item("Österreich", "de") is not None
+        assert db.meta["language_filter"] == ["de", "en"]
         first = db.meta["build_id"]
     assert arts["metrics"].metadata["items"] == len(PLACES) + 1  # and one without sitelinks
     assert arts["metrics"].metadata["reused"] == 0

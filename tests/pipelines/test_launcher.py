@@ -12,6 +12,9 @@ import sys
 import threading
 import time
 
+import pytest
+
+from luke_core.errors import LukeError
 from luke_core.launch import TrainingJobSpec
 from pipelines import pytorchjob as pj
 from pipelines.job_status import OPERATOR_HINT
@@ -237,6 +240,20 @@ def test_a_job_running_long_is_waited_for_without_a_fixed_limit(fake_kube):
     assert built.run(SPEC).succeeded
     assert time.monotonic() - started >= 1.5
     assert len(fake.requests_of("GET", f"/pytorchjobs/{JOB}")) > 10
+
+
+def test_the_job_options_set_the_launchers_limits(fake_kube):
+    """The pipeline's job_options parameter is the one place a run sets them (a busy
+    cluster may queue GPU pods for hours)."""
+    options = PyTorchJobOptions.from_dict(
+        {"start_timeout_s": 7200.0, "max_restarts": 3.0, "active_deadline_seconds": 86400}
+    )  # KFP's protobuf Struct sends integers as floats
+    api = fake_kube(Scenario(at=lambda t: Snapshot())).api_client()
+    built = PyTorchJobLauncher(options, api_client=api, owner=None)
+    assert (built.start_timeout_s, built.max_restarts, built.deadline_s) == (7200, 3, 86400)
+    assert PyTorchJobLauncher(options, api_client=api, max_restarts=0).max_restarts == 0
+    with pytest.raises(LukeError, match="start_timeout_s must be at least 1"):
+        PyTorchJobOptions(start_timeout_s=0)
 
 
 def test_restarts_beyond_max_restarts_fail_the_step(fake_kube):

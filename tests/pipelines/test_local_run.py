@@ -264,7 +264,6 @@ def test_mluke_pipeline_on_synthetic_wikipedias(tmp_path, capfd):
         **TINY_TRAINING,
         "wikipedias": [{"language": lang, "dump": path} for lang, path in dumps.items()],
         "wikidata_uri": wikidata,
-        "interwiki_languages": ["en", "de"],
         "work_dir": work_dir,
         "bert_model_name": base_model,
         "language_vocab_size": 1000,

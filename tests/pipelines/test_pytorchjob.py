@@ -88,7 +88,11 @@ def test_one_node_job_field_by_field():
     assert pod["volumes"] == [
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}
     ]
-    assert pod["securityContext"] == {"runAsNonRoot": True}
+    # the Pod Security "restricted" level's requirements
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert "restartPolicy" not in pod  # the replica's restartPolicy governs
     container = the_container(job)
     assert container["name"] == "pytorch"

@@ -156,6 +156,16 @@ def test_inconsistent_batch_sizes(config, message):
         (lambda c: c["scheduler"].pop("type"), "needs a 'type'"),
         (lambda c: c["scheduler"]["params"].update(total_num_steps=-3), "total_num_steps"),
         (lambda c: c.update(gradient_clipping="auto"), "only the scheduler's total_num_steps"),
+        # what DeepSpeed itself would refuse only at initialize, after start-up
+        (lambda c: c["optimizer"]["params"].update(lr="0.001"), "lr must be a number"),
+        (lambda c: c["optimizer"]["params"].update(beta=0.9), "AdamW has no parameter beta"),
+        (
+            lambda c: c["scheduler"]["params"].update(warmup_num_stepz=5),
+            "WarmupDecayLR has no parameter warmup_num_stepz",
+        ),
+        (lambda c: c.update(zero_optimization={"stage": 5}), "DeepSpeed refuses this config"),
+        (lambda c: c.update(zero_optimization={"stgae": 1}), "stgae"),
+        (lambda c: c.update(fp16={"enabled": True}), "fp16 needs a GPU"),
     ],
 )
 def test_config_mistakes(change, message):

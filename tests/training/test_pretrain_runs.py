@@ -193,6 +193,9 @@ def test_a_killed_run_resumes_with_the_same_losses(reference_run, runner, tmp_pa
     summary = summary_of(runner.run(command))
     assert summary["resumed_from"].startswith(str(out))
     assert summary["steps"] == 3 * STEPS_PER_EPOCH
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["resumed_from"] is None  # the run still began from the base model
+    assert metadata["restarted_at"] >= metadata["started_at"]
     resumed = metrics_of(out)
     assert [m["step"] for m in resumed] == list(range(1, 3 * STEPS_PER_EPOCH + 1))
     expected = [m["loss"] for m in metrics_of(reference)]
@@ -287,7 +290,8 @@ def test_checkpoints_and_logs_on_s3(
     assert [m["step"] for m in lines] == list(range(1, 2 * STEPS_PER_EPOCH + 1))
     assert all(storage.basename(u).startswith("events.out") for u in storage.list_files(logs))
     assert len(storage.list_files(logs)) == 2  # one event file per start of the job
-    assert storage.read_json(f"{out}/metadata.json")["kind"] == "pretraining_run"
+    metadata = storage.read_json(f"{out}/metadata.json")
+    assert metadata["kind"] == "pretraining_run" and metadata["resumed_from"] is None
     # uploads and the download of the resumed checkpoint leave no local copies behind
     assert list((tmp_path / "staging").rglob("mp_rank_*")) == []
 
