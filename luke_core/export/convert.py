@@ -6,7 +6,8 @@ run's `metadata.json`, `entity_vocab.jsonl`, `tokenizer/` and `metrics.jsonl`. W
 atomically at OUT_DIR (local or s3://), a folder that transformers' `LukeForMaskedLM` /
 `LukeModel` and `LukeTokenizer` / `MLukeTokenizer` load with `from_pretrained`:
 
-  config.json              LukeConfig (vocab +2 for <ent> <ent2>, entities +1 for [MASK2])
+  config.json              LukeConfig (words + <ent> <ent2> and the tokenizer's other added
+                           tokens, entities +1 for [MASK2])
   model.safetensors        weights (`key_map.py`), fp32
   tokenizer.json, tokenizer_config.json, entity_vocab.json
   vocab.json, merges.txt   (LukeTokenizer) | sentencepiece.bpe.model (MLukeTokenizer)
@@ -189,7 +190,7 @@ def _export_weights(
     with _scratch() as scratch:
         state = load_model_state(sources.checkpoint, scratch)
         check_state_dict(state, expected_shapes(config), sources.checkpoint.uri)
-        rows = word_rows(config.vocab_size, tokenizer.entity_token_ids)
+        rows = word_rows(config.vocab_size, tokenizer.new_word_rows)
         hf_state = huggingface_state_dict(
             state,
             num_layers=config.base_config["num_hidden_layers"],

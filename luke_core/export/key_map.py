@@ -126,7 +126,7 @@ def word_rows(model_vocab_size: int, copies: Mapping[int, int]) -> list[int]:
     gaps = [i for i in range(model_vocab_size, size) if i not in copies]
     if gaps:
         raise LukeError(
-            f"the tokenizer gives <ent> and <ent2> ids {sorted(copies)} beyond the model's "
+            f"the tokenizer gives added tokens ids {sorted(copies)} beyond the model's "
             f"{model_vocab_size} word embeddings: it has more words than the model"
         )
     return rows

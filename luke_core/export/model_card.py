@@ -112,7 +112,7 @@ def _model_table(metadata: dict, facts: CardFacts) -> str:
         ("base model", f"`{config['bert_model_name']}` ({base.get('model_type')})"),
         ("layers / hidden size / heads", shape),
         ("parameters", f"{facts.parameters:,}"),
-        ("word vocabulary", f"{facts.vocab_size:,} (with `<ent>`, `<ent2>`)"),
+        ("word vocabulary", f"{facts.vocab_size:,} (with `<ent>`, `<ent2>` and the added tokens)"),
         ("entity vocabulary", f"{facts.entity_vocab_size:,} (with `[MASK2]`)"),
         ("entity embedding size", str(config["entity_emb_size"])),
         ("entity-aware attention", attention),

@@ -48,8 +48,10 @@ ENTITY_TOKEN_SOURCES = {"entity_1_token": "@", "entity_2_token": "#"}
 @dataclass(frozen=True)
 class ExportedTokenizer:
     tokenizer_class: str
-    entity_token_ids: dict[int, int]
-    """Word id of `<ent>` / `<ent2>` -> id of the word it starts as (`@`, `#`)."""
+    new_word_rows: dict[int, int]
+    """Word ids beyond the run's vocabulary -> the id of the word whose embedding they start
+    as: `<ent>` / `<ent2>` as `@` / `#`, and the entity special tokens transformers 5 also
+    registers as words (`[MASK]` in a text would else be an id the model lacks)."""
     size: int
     """len(tokenizer): word ids it can produce."""
 
@@ -101,7 +103,8 @@ def export_tokenizer(
             shutil.copyfile(os.path.join(staging, name), os.path.join(out_dir, name))
     _write_json(os.path.join(out_dir, ENTITY_VOCAB_JSON), entity_vocab)
     _tidy_config(os.path.join(out_dir, CONFIG_FILE))
-    return ExportedTokenizer(tokenizer_class, _entity_token_ids(exported), len(exported))
+    rows = {**_other_new_words(exported, len(source)), **_entity_token_ids(exported)}
+    return ExportedTokenizer(tokenizer_class, rows, len(exported))
 
 
 def _local_folder(uri: str, target: str) -> str:
@@ -179,6 +182,22 @@ def _entity_token_ids(tokenizer) -> dict[int, int]:
             raise LukeError(f"the tokenizer has no word {word!r} to start {token} from")
         copies[new_id] = source_id
     return copies
+
+
+def _other_new_words(tokenizer, run_vocab_size: int) -> dict[int, int]:
+    """Added word ids past the run's vocabulary -> the word of the same role (unknown,
+    padding, mask), else the unknown word."""
+    roles = {
+        "[UNK]": tokenizer.unk_token_id,
+        "[PAD]": tokenizer.pad_token_id,
+        "[MASK]": tokenizer.mask_token_id,
+        "[MASK2]": tokenizer.mask_token_id,
+    }
+    return {
+        new_id: roles.get(str(token), tokenizer.unk_token_id)
+        for new_id, token in tokenizer.added_tokens_decoder.items()
+        if new_id >= run_vocab_size
+    }
 
 
 def _tidy_config(path: str) -> None:

@@ -10,6 +10,7 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import AutoTokenizer
 
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.export.convert import ExportOptions, export_huggingface
@@ -39,7 +40,8 @@ def test_folder_layout_and_config(exported, vocab_size):
     config = json.load(open(os.path.join(exported, "config.json")))
     assert config["model_type"] == "luke"
     assert config["architectures"] == ["LukeForMaskedLM"]
-    assert config["vocab_size"] == vocab_size + 2  # <ent>, <ent2>
+    # <ent>, <ent2>, and [UNK] [PAD] [MASK] [MASK2] that transformers 5 also makes words
+    assert config["vocab_size"] == vocab_size + 6 == len(AutoTokenizer.from_pretrained(exported))
     assert config["entity_vocab_size"] == ENTITIES + 1  # [MASK2]
     assert config["use_entity_aware_attention"] is True
     assert config["entity_emb_size"] == 16
@@ -77,6 +79,10 @@ def test_added_weights_are_copies(exported, tiny_model, vocab_size):
         assert torch.equal(table[ent], ours[name][at]) and torch.equal(
             table[ent2], ours[name][hash_]
         )
+        # the entity special tokens as words: rows of the words of the same role
+        for token, role in (("[UNK]", "<unk>"), ("[PAD]", "<pad>"), ("[MASK]", "<mask>")):
+            new_id, source = tokenizer.convert_tokens_to_ids([token, role])
+            assert new_id >= vocab_size + 2 and torch.equal(table[new_id], ours[name][source])
     for name in ("luke.entity_embeddings.entity_embeddings.weight", "entity_predictions.bias"):
         assert torch.equal(saved[name][:ENTITIES], ours[name])
         assert torch.equal(saved[name][ENTITIES], ours[name][2])  # [MASK2] = [MASK]
