@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -77,21 +78,32 @@ def resolve_splitter(name: str, opennlp_model: str | None = None) -> SplitterSpe
         if not storage.exists(model):
             raise LukeError(f"{model}: OpenNLP sentence model not found")
         local = storage.local_copy(model)
-        if not _is_opennlp_model(local):
-            raise LukeError(
-                f"{model}: not an OpenNLP model (a zip file with a manifest.properties)"
-            )
+        problem = _opennlp_model_problem(local)
+        if problem:
+            raise LukeError(f"{model}: not an OpenNLP sentence model ({problem})")
         opennlp_jar()
         return SplitterSpec(OPENNLP, local)
     icu_locale(name)
     return SplitterSpec(name)
 
 
-def _is_opennlp_model(path: str) -> bool:
+def _opennlp_model_problem(path: str) -> str:
+    """What keeps the file from being a sentence model, checked from the zip alone (the
+    JVM that would load it starts only in the workers, after the build has begun)."""
     if not zipfile.is_zipfile(path):
-        return False
+        return "not a zip file"
     with zipfile.ZipFile(path) as archive:
-        return "manifest.properties" in archive.namelist()
+        names = archive.namelist()
+        if "manifest.properties" not in names:
+            return "no manifest.properties"
+        manifest = archive.read("manifest.properties").decode("latin-1")
+    component = re.search(r"^Component-Name=(.*)$", manifest, re.M)
+    if component is None or component.group(1).strip() != "SentenceDetectorME":
+        found = component.group(1).strip() if component else "none"
+        return f"its manifest names the component {found}, not SentenceDetectorME"
+    if not any(name.endswith(".model") for name in names):
+        return "no .model entry"
+    return ""
 
 
 # --- ICU -------------------------------------------------------------------------------
@@ -214,7 +226,9 @@ class OpenNLPSentenceSplitter:
         try:
             model = SentenceModel(File(model_path))
         except jnius.JavaException as exc:
-            raise LukeError(f"{model_path}: not an OpenNLP sentence model ({exc})") from None
+            # the Java message, without pyjnius' stack trace lines
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "rejected"
+            raise LukeError(f"{model_path}: not an OpenNLP sentence model ({message})") from None
         self.detector = SentenceDetectorME(model)
 
     def split(self, text: str) -> list[Span]:

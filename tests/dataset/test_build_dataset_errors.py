@@ -170,7 +170,8 @@ def test_error_in_a_worker_reaches_the_caller(inputs, tmp_path):
     shared_data("opennlp", "en-sent.bin")  # skips without the shared data (needs Java too)
     model = tmp_path / "broken-sent.bin"
     with zipfile.ZipFile(model, "w") as archive:
-        archive.writestr("manifest.properties", "Manifest-Version=1.0\n")
+        archive.writestr("manifest.properties", "Component-Name=SentenceDetectorME\n")
+        archive.writestr("sent.model", b"not a maximum entropy model")
     out = tmp_path / "out"
     with pytest.raises(LukeError, match="not an OpenNLP sentence model"):
         run(inputs, str(out), sentence_splitter="opennlp", opennlp_model=str(model), processes=2)

@@ -4,6 +4,7 @@ points whatever the text, clear errors for a bad choice."""
 from __future__ import annotations
 
 import itertools
+import zipfile
 
 import pytest
 
@@ -93,8 +94,14 @@ def test_opennlp_needs_a_model(monkeypatch, tmp_path):
         resolve_splitter("opennlp", str(tmp_path / "missing-sent.bin"))
     not_a_model = tmp_path / "en-sent.bin"
     not_a_model.write_text("hello")
-    with pytest.raises(LukeError, match="not an OpenNLP model"):
+    with pytest.raises(LukeError, match=r"not an OpenNLP sentence model \(not a zip file"):
         resolve_splitter("opennlp", str(not_a_model))
+    tokenizer_model = tmp_path / "en-token.bin"
+    with zipfile.ZipFile(tokenizer_model, "w") as archive:
+        archive.writestr("manifest.properties", "Component-Name=TokenizerME\n")
+        archive.writestr("token.model", b"")
+    with pytest.raises(LukeError, match="names the component TokenizerME, not SentenceDetector"):
+        resolve_splitter("opennlp", str(tokenizer_model))
 
 
 def test_opennlp_model_from_the_environment(monkeypatch):
