@@ -34,9 +34,10 @@ class EntityEntry:
         return self.entities[0][0]
 
     def to_json(self) -> str:
+        """A line as the reference writes it (`json.dump` defaults: non-ASCII as \\u
+        escapes), so that files built here and there compare byte for byte."""
         return json.dumps(
-            {"id": self.id, "entities": [list(e) for e in self.entities], "count": self.count},
-            ensure_ascii=False,
+            {"id": self.id, "entities": [list(e) for e in self.entities], "count": self.count}
         )
 
 

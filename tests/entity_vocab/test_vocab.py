@@ -68,8 +68,10 @@ def test_save_round_trip_keeps_the_exact_format(tmp_path):
     vocab = EntityVocab(multilingual_entries())
     vocab.save(str(tmp_path / "m.jsonl"))
     assert EntityVocab.load(str(tmp_path / "m.jsonl")).entries == vocab.entries
-    first = json.loads((tmp_path / "m.jsonl").read_text().splitlines()[3])
-    assert first == {"id": 3, "entities": [["Tokyo", "en"], ["東京", "ja"]], "count": 50}
+    line = (tmp_path / "m.jsonl").read_text().splitlines()[3]
+    assert json.loads(line) == {"id": 3, "entities": [["Tokyo", "en"], ["東京", "ja"]], "count": 50}
+    # byte for byte what the reference's json.dump writes: non-ASCII as \u escapes
+    assert line == '{"id": 3, "entities": [["Tokyo", "en"], ["\\u6771\\u4eac", "ja"]], "count": 50}'
 
 
 def test_legacy_tsv(tmp_path):
