@@ -100,7 +100,7 @@ def compute_total_training_steps(
 
     setup(s3_endpoint)
     batch_size = train_batch_size(load_config(deepspeed_config), num_nodes * procs_per_node)
-    steps = compute_total_training_steps(list(dataset_dirs), batch_size, num_epochs)
+    steps = compute_total_training_steps(sorted(dataset_dirs), batch_size, num_epochs)
     metrics.log_metric("train_batch_size", batch_size)
     metrics.log_metric("total_training_steps", steps)
     return steps

@@ -78,6 +78,9 @@ def build_interwiki_db(
 
     setup(s3_endpoint)
     out = output_uri(work_dir, "interwiki.db")
+    from pipelines.runs import check_wikipedias
+
+    check_wikipedias(list(wikipedias))  # a run from the UI skips luke-pipeline's checks
     languages = list(languages) or [wiki["language"] for wiki in wikipedias]
     options = BuildInterwikiDbOptions(
         languages=tuple(languages), max_bad_lines=max_bad_lines, processes=worker_processes()

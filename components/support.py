@@ -93,8 +93,10 @@ def output_uri(work_dir: str, *parts: str) -> str:
 
 def dump_db_uri(work_dir: str, name: str, dump_uri: str) -> str:
     """`{work_dir}/dump_db/{name}.db`; without a name (one part of a dump fanned out)
-    `{work_dir}/dump_db/parts/{dump file name}.db`, glob characters replaced so that the
+    `{work_dir}/dump_db/parts/{dump file name}-{hash of its URI}.db`: two parts of the same
+    file name in other folders do not collide, and glob characters are replaced so that the
     merge reads the part's URI as a name, not as a pattern matching other parts."""
+    import hashlib
     import re
 
     from luke_core import storage
@@ -102,7 +104,8 @@ def dump_db_uri(work_dir: str, name: str, dump_uri: str) -> str:
     if name:
         return storage.join(work_dir, "dump_db", f"{name}.db")
     part = re.sub(r"[*?\[\]]", "_", storage.basename(dump_uri))
-    return storage.join(work_dir, "dump_db", "parts", f"{part}.db")
+    digest = hashlib.sha256(dump_uri.encode()).hexdigest()[:8]
+    return storage.join(work_dir, "dump_db", "parts", f"{part}-{digest}.db")
 
 
 def launch_stage(spec, launcher: str, job_options: dict[str, Any]) -> None:
@@ -203,7 +206,10 @@ def reusable_database(
         return None
     if any(meta.get(key) != value for key, value in expected.items()):
         return None
-    if not built_after(meta, inputs):
+    sizes = meta.get("input_sizes") or {}
+    if not built_after(meta, inputs) or any(
+        uri in sizes and sizes[uri] != storage.size(uri) for uri in inputs
+    ):
         logging.getLogger(__name__).info("building %s again: an input changed since", out)
         return None
     logging.getLogger(__name__).info("reusing %s: built from the same inputs", out)
@@ -242,15 +248,32 @@ def reusable_dataset(out: str, inputs: dict[str, str], options: Any):
         return None
     built = meta.build_options
     wanted = dataclasses.asdict(options)
-    # the splitter is recorded resolved: none asked for means ICU for the language
+    # the splitter and its model are recorded resolved: none asked for means ICU for the
+    # language; the OpenNLP model may come from the environment
     wanted["sentence_splitter"] = options.sentence_splitter or meta.language or "en"
-    ignored = {"processes", "progress", "pages_per_task", "opennlp_model"}
+    wanted["opennlp_model"] = (
+        (options.opennlp_model or os.environ.get("LUKE_OPENNLP_MODEL"))
+        if wanted["sentence_splitter"] == "opennlp"
+        else None
+    )
+    ignored = {"processes", "progress", "pages_per_task"}
     same_options = all(built.get(k) == v for k, v in wanted.items() if k not in ignored)
     if not (same_vocab and same_options and built.get("dump_db_build_id") == build_id
-            and built.get("tokenizer") == inputs["tokenizer"]):  # fmt: skip
+            and _same_tokenizer(meta, inputs["tokenizer"])):  # fmt: skip
         return None
     logging.getLogger(__name__).info("reusing %s: built from the same inputs", out)
     return meta.summary
+
+
+def _same_tokenizer(meta, tokenizer: str) -> bool:
+    """The same vocabulary (a base model rebuilt or updated under the same name is not the
+    same tokenizer); datasets without the hash compare by name."""
+    from luke_core.dataset.format import tokenizer_sha256
+    from luke_core.dataset.tokenization import load_tokenizer
+
+    if not meta.tokenizer_sha256:
+        return meta.build_options.get("tokenizer") == tokenizer
+    return meta.tokenizer_sha256 == tokenizer_sha256(load_tokenizer(tokenizer))
 
 
 def dataset_markdown(out: str, name: str) -> str:

@@ -66,7 +66,9 @@ def pretrain(
     )
     spec = TrainingJobSpec(
         name=stage,
-        pretrain_args=pretrain_arguments(list(dataset_dirs), out, options),
+        # sorted: a rerun may collect the datasets in another order, which a mid-epoch
+        # resume would refuse (the data order depends on it)
+        pretrain_args=pretrain_arguments(sorted(dataset_dirs), out, options),
         num_nodes=num_nodes,
         procs_per_node=procs_per_node,
         run_id=run_id,

@@ -242,7 +242,7 @@ def _meta(
 ) -> dict:
     language = site.language or (site.dbname or "").removesuffix("wiki") or None
     return {
-        **new_build_meta(),
+        **new_build_meta(sources),
         "language": language,
         "site": {k: v for k, v in asdict(site).items() if k != "namespaces"},
         "namespaces": {str(k): v for k, v in sorted(site.namespaces.items())},

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from luke_core import storage
 from luke_core.dump_db.wikitext import Link, Paragraph, WikitextRules, normalize_title
 from luke_core.errors import LukeError
 from luke_core.sqlite_artifact import SQLiteArtifact
@@ -155,8 +156,14 @@ class DumpDBWriter:
         self.conn.close()
 
 
-def new_build_meta() -> dict[str, Any]:
-    return {"build_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat()}
+def new_build_meta(inputs: Sequence[str] = ()) -> dict[str, Any]:
+    """A build's identity, time and the sizes of its input files (with the time, how a
+    later step tells that an input was replaced since: a copy may keep an old time)."""
+    return {
+        "build_id": uuid.uuid4().hex,
+        "created": datetime.now(UTC).isoformat(),
+        "input_sizes": {uri: storage.size(uri) for uri in inputs if uri != "-"},
+    }
 
 
 class DumpDB(SQLiteArtifact):

@@ -36,6 +36,9 @@ class MergeDumpDbSummary:
 def merge_dump_dbs(parts: str | Sequence[str], out: str, *, progress: bool = True):
     """Merge part databases (in the order given; globs allowed) into `out`."""
     uris = storage.expand(parts, what="dump database")
+    repeated = sorted({uri for uri in uris if uris.count(uri) > 1})
+    if repeated:
+        raise LukeError(f"{repeated[0]}: the same part given twice")
     check_output_location(out, uris, DumpDB.DESCRIPTION)
     started = time.perf_counter()
     summary = MergeDumpDbSummary(parts=len(uris))
@@ -103,7 +106,7 @@ def _meta(databases: list[DumpDB], summary: MergeDumpDbSummary) -> dict:
         **{k: sum(db.meta.get("counts", {}).get(k, 0) for db in databases) for k in _SUMMED_COUNTS},
     }
     return {
-        **new_build_meta(),
+        **new_build_meta([db.uri for db in databases]),
         "language": first.get("language"),
         "site": first.get("site"),
         "namespaces": first.get("namespaces"),

@@ -213,7 +213,7 @@ def _meta(
     options: BuildInterwikiDbOptions,
 ) -> dict:
     return {
-        **new_build_meta(),
+        **new_build_meta([dump]),
         "kind": KIND,
         "format_version": FORMAT_VERSION,
         "source": dump,

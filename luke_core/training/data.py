@@ -55,6 +55,7 @@ class TrainingData:
                 "uri": s.uri,
                 "number_of_items": s.metadata.number_of_items,
                 "language": s.metadata.language,
+                "fingerprint": s.fingerprint,
             }
             for s in self.sources
         ]

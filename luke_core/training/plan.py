@@ -17,6 +17,7 @@ Where the run starts:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,8 @@ def plan_run(
     )
     _check_steps_per_epoch(data, deepspeed_config, options, env, loaded.source)
     resume, weights_only = _starting_point(output_dir, options)
+    if resume is not None and storage.parent(resume.uri) == _as_parent(output_dir):
+        _check_same_data(output_dir, data)
     model_config = _model_config(options, data, resume)
     check_model_fits(data, model_config.base_config, options.bert_model_name)
     check_tokenizer(data, options.bert_model_name, model_config.model_type)
@@ -91,6 +94,26 @@ def plan_run(
         resume=resume,
         resume_weights_only=weights_only,
     )
+
+
+def _as_parent(output_dir: str) -> str:
+    return output_dir if storage.is_s3(output_dir) else os.path.abspath(output_dir)
+
+
+def _check_same_data(output_dir: str, data: TrainingData) -> None:
+    """A run continues only on the data it was trained on: resuming its checkpoints on
+    rebuilt datasets would pair trained entity embeddings with other entity ids."""
+    uri = storage.join(output_dir, "metadata.json")
+    earlier = storage.read_json(uri) if storage.is_file(uri) else {}
+    before = sorted(d.get("fingerprint", "") for d in earlier.get("datasets", []))
+    now = sorted(d["fingerprint"] for d in data.describe())
+    if all(before) and before and before != now:
+        raise LukeError(
+            f"{output_dir}: its checkpoints were trained on other datasets than "
+            f"{', '.join(data.dirs)} (their content differs from the run's metadata.json); "
+            "continue it on the same datasets, or train into another output directory "
+            "(the pipeline: another work_dir)"
+        )
 
 
 def _check_steps_per_epoch(data, config, options, env, source) -> None:

@@ -132,6 +132,8 @@ def test_a_forgotten_output_never_replaces_a_dump_part(tmp_path):
     assert DumpDB(out).meta["counts"]["pages"] == 20
     result = CliRunner().invoke(luke, ["merge-dump-db", out, first])
     assert result.exit_code == 1 and "part1.xml: exists and is not a dump database" in result.output
+    result = CliRunner().invoke(luke, ["merge-dump-db", out, out, str(tmp_path / "m.db")])
+    assert result.exit_code == 1 and "all.db: the same part given twice" in result.output
 
 
 def test_cli_exit_status_and_message(tmp_path):

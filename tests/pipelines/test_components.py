@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 from collections import Counter
 
@@ -93,7 +94,11 @@ def dump(tmp_path) -> str:
 
 def test_build_dump_db(tmp_path, dump):
     uri, arts = call_build_dump_db(tmp_path, dump)
-    assert uri == str(tmp_path / "work" / "dump_db" / "parts" / "enwiki-test.xml.bz2.db")
+    assert re.fullmatch(
+        re.escape(str(tmp_path / "work" / "dump_db" / "parts" / "enwiki-test.xml.bz2-"))
+        + r"[0-9a-f]{8}\.db",
+        uri,
+    )
     with DumpDB(uri) as db:
         assert sorted(db.titles()) == sorted(ARTICLES)
         assert db.resolve_redirect("Nippon") == "Japan"
@@ -135,6 +140,15 @@ def test_build_dump_db_reuses_a_current_database(tmp_path, dump):
     with DumpDB(uri) as db:
         assert db.is_article("Kyoto") and db.page_count() == 7
 
+    # another dump copied over it with an old file time (cp -p, rsync -a): its size tells
+    old_time = os.path.getmtime(dump) - 3600
+    write_dump(dump, wiki_pages(), compression="bz2")
+    os.utime(dump, (old_time, old_time))
+    _, arts = call_build_dump_db(tmp_path, dump)
+    assert arts["metrics"].metadata["reused"] == 0
+    with DumpDB(uri) as db:
+        assert not db.is_article("Kyoto") and db.page_count() == 6
+
 
 def test_a_glob_names_its_part_database_literally(tmp_path):
     parts = {"p2": ["Tokyo", "Japan"], "p10": ["Honshu", "Asia"]}
@@ -144,7 +158,7 @@ def test_a_glob_names_its_part_database_literally(tmp_path):
             str(tmp_path / f"wiki-{part}.xml"), [WikiPage(t, x) for t, x in articles.items()]
         )
     uri, _ = call_build_dump_db(tmp_path, str(tmp_path / "wiki-p*.xml"))
-    assert uri.endswith("/dump_db/parts/wiki-p_.xml.db")
+    assert re.search(r"/dump_db/parts/wiki-p_\.xml-[0-9a-f]{8}\.db$", uri), uri
     with DumpDB(uri) as db:
         # the glob's files in the order of their numbers: p2's pages first
         assert db.meta["sources"] == [str(tmp_path / "wiki-p2.xml"), str(tmp_path / "wiki-p10.xml")]
@@ -207,9 +221,12 @@ def test_merge_orders_parts_by_number_and_reuses(tmp_path):
 
 def test_dump_db_uri():
     assert support.dump_db_uri("s3://b/run", "de", "s3://b/d.bz2") == "s3://b/run/dump_db/de.db"
-    assert support.dump_db_uri("s3://b/run", "", "s3://b/x/wiki-[1-3]?.bz2") == (
-        "s3://b/run/dump_db/parts/wiki-_1-3__.bz2.db"
-    )
+    part = support.dump_db_uri("s3://b/run", "", "s3://b/x/wiki-[1-3]?.bz2")
+    assert re.fullmatch(r"s3://b/run/dump_db/parts/wiki-_1-3__\.bz2-[0-9a-f]{8}\.db", part)
+    # parts of the same file name in two folders get two databases
+    january = support.dump_db_uri("s3://b/run", "", "s3://b/2024-01/pages.xml")
+    march = support.dump_db_uri("s3://b/run", "", "s3://b/2024-03/pages.xml")
+    assert january != march and january.startswith("s3://b/run/dump_db/parts/pages.xml-")
 
 
 @pytest.fixture
@@ -344,6 +361,20 @@ def test_build_dataset_and_its_reuse(tmp_path, dump_db, tokenizer_dir):
                                  max_seq_length=48)  # fmt: skip
     assert arts["metrics"].metadata["reused"] == 0
     assert load_metadata(uri).max_seq_length == 48
+
+    # the tokenizer compares by its vocabulary: the same one elsewhere is reused, a changed
+    # one under the same path is not
+    from transformers import AutoTokenizer
+
+    elsewhere = shutil.copytree(tokenizer_dir, tmp_path / "tokenizer-copy")
+    same = {"sentence_splitter": "de", "max_seq_length": 48}
+    _, arts = call_build_dataset(tmp_path, dump_db, vocab, str(elsewhere), **same)
+    assert arts["metrics"].metadata["reused"] == 1
+    changed = AutoTokenizer.from_pretrained(str(elsewhere))
+    changed.add_tokens(["Tokyoite"])
+    changed.save_pretrained(str(elsewhere))
+    _, arts = call_build_dataset(tmp_path, dump_db, vocab, str(elsewhere), **same)
+    assert arts["metrics"].metadata["reused"] == 0
 
 
 def test_compute_total_training_steps(tmp_path, tokenizer_dir):

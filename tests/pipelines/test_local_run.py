@@ -14,6 +14,7 @@ launcher), on small inputs and tiny models:
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import math
 import os
@@ -153,7 +154,9 @@ def test_luke_pipeline_on_s3(s3, enwiki_fragment, hub, isolated_dirs, tmp_path):
     # the parts in parallel tasks, merged in the order of their numbers
     part_dbs = sorted(returned(outputs, t) for t in outputs if t.endswith("/build-dump-db"))
     assert part_dbs == sorted(
-        f"{work_dir}/dump_db/parts/{os.path.basename(path)}.db" for path, _ in parts.values()
+        f"{work_dir}/dump_db/parts/{os.path.basename(uri)}-"
+        f"{hashlib.sha256(uri.encode()).hexdigest()[:8]}.db"
+        for uri in dump_uris.values()
     )
     merged = returned(outputs, "merge-dump-db")
     assert merged == f"{work_dir}/dump_db/en.db"

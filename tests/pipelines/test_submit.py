@@ -157,6 +157,16 @@ def test_unknown_parameters_are_refused_before_anything_is_sent():
     assert server.requests == []
 
 
+def test_an_mluke_language_given_twice_is_refused_before_anything_is_sent():
+    twice = '[{"language": "en", "dump": "s3://b/a.bz2"}, {"language": "en", "dump": "s3://b/b"}]'
+    with FakeKfp() as server:
+        result = submit(server, "--pipeline", "mluke", "-p", f"wikipedias={twice}")
+        assert result.exit_code == 1 and "language en given more than once" in result.output
+        result = submit(server, "--pipeline", "mluke", "-p", 'wikipedias=["en"]')
+        assert result.exit_code == 1 and "wikipedias: a list of" in result.output
+        assert server.requests == []
+
+
 def test_an_unreachable_host_is_a_clear_error():
     server = FakeKfp()  # never started: nothing listens on its port
     server._server.server_close()

@@ -72,6 +72,23 @@ def test_resumes_its_own_latest_checkpoint(synthetic_dataset, tiny_base_dir, tmp
         plan_run(synthetic_dataset, str(out), options(tiny_base_dir, fix_bert_weights=True), TWO)
 
 
+def test_a_run_continues_only_on_its_own_data(
+    synthetic_dataset, tiny_tokenizer_dir, tiny_base_dir, tmp_path
+):
+    """Rebuilt datasets (other content) and a run's checkpoints do not mix: the trained
+    entity embeddings would meet other entity ids."""
+    from luke_core.training.run_files import run_metadata
+
+    out = tmp_path / "out"
+    fresh = plan_run(synthetic_dataset, str(out), options(tiny_base_dir), TWO)
+    storage.write_json(str(out / "metadata.json"), run_metadata(fresh))
+    fake_checkpoint(out, "step0000004", 4, fresh.model_config.to_json())
+    assert plan_run(synthetic_dataset, str(out), options(tiny_base_dir), TWO).resume.step == 4
+    rebuilt = write_synthetic_dataset(str(tmp_path / "rebuilt"), tiny_tokenizer_dir, seed=1)
+    with pytest.raises(LukeError, match="out: its checkpoints were trained on other datasets"):
+        plan_run(rebuilt, str(out), options(tiny_base_dir), TWO)
+
+
 def test_stage_2_from_stage_1(synthetic_dataset, tiny_base_dir, tmp_path):
     fresh = plan_run(synthetic_dataset, str(tmp_path / "x"), options(tiny_base_dir), TWO)
     stage1 = tmp_path / "stage1"
