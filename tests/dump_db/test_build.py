@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sqlite3
 
 import pytest
@@ -194,5 +195,8 @@ def test_merging_part_databases_equals_building_the_parts_together(tmp_path):
         assert db.resolve_redirect("Old Edo") == "Edo"  # a chain across parts
         assert db.meta["merged_from"] == part_dbs
         assert db.meta["counts"]["skipped_pages"] == 2
-    again = merge_dump_dbs([part_dbs[0], part_dbs[0]], str(tmp_path / "twice.db"), progress=False)
+    with pytest.raises(LukeError, match="part0.xml.db: the same part given twice"):
+        merge_dump_dbs([part_dbs[0], part_dbs[0]], str(tmp_path / "twice.db"), progress=False)
+    copy = shutil.copy(part_dbs[0], tmp_path / "copy-of-part0.db")  # titles seen before
+    again = merge_dump_dbs([part_dbs[0], str(copy)], str(tmp_path / "twice.db"), progress=False)
     assert again.duplicate_titles == 5 and again.pages == 5
