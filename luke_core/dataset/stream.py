@@ -32,7 +32,7 @@ from luke_core.dataset.order import (
     ReaderPlan,
     seeded_rng,
 )
-from luke_core.dataset.shard_reader import ShardReader
+from luke_core.dataset.shard_reader import ItemLimits, ShardReader
 from luke_core.errors import LukeError
 
 
@@ -102,7 +102,13 @@ class _Reader:
         self.open_shards: dict[int, tuple[int, ShardReader]] = {}  # dataset -> (shard, reader)
         remote = any(storage.is_s3(uri) for uri in plan.dataset_uris)
         self.prefetcher = ThreadPoolExecutor(1) if remote else None
-        self.word_vocab_size = len(plan.masker.words.maskable)
+        self.limits = ItemLimits(
+            word_vocab_size=len(plan.masker.words.maskable),
+            max_seq_length=plan.max_seq_length,
+            max_entity_length=plan.max_entity_length,
+            entity_vocab_size=plan.masker.entity_vocab_size,
+            max_mention_length=plan.max_mention_length,
+        )
 
     def batches(self, first_batch: int) -> Iterator[dict]:
         size = self.plan.layout.batch_size
@@ -119,38 +125,11 @@ class _Reader:
 
     def _load(self, ref: ItemRef, stream: DatasetStream, index: int) -> LoadedItem:
         raw = self._shard(ref, stream, index).instance(ref.row)
-        problem = self._disagreement(raw)
-        if problem:
-            raise LukeError(
-                f"{self._uri(ref)}: row {ref.row} {problem}: the shard and the dataset's "
-                "metadata.json disagree"
-            )
         rng = seeded_rng(self.plan.seed, MASKING, ref.dataset, ref.pass_index, ref.shard, ref.row)
         masked = self.plan.masker(
             raw.word_ids, raw.entity_ids, raw.entity_starts, raw.entity_ends, rng
         )
         return LoadedItem(masked, raw.entity_starts, raw.entity_ends, raw.page_id)
-
-    def _disagreement(self, raw) -> str:
-        """What in an item the model built from the metadata could not take (found here,
-        named, rather than as an index error deep in the model)."""
-        plan = self.plan
-        words, entities = raw.word_ids, raw.entity_ids
-        if len(words) and int(words.max()) >= self.word_vocab_size:
-            return "holds a word id outside the vocabulary"
-        if len(words) > plan.max_seq_length - 2:
-            return f"holds {len(words)} words, more than max_seq_length {plan.max_seq_length}"
-        if len(entities) > plan.max_entity_length:
-            return f"holds {len(entities)} entities, more than max_entity_length"
-        if not len(entities):
-            return ""
-        if int(entities.max()) >= plan.masker.entity_vocab_size:
-            return "holds an entity id outside the entity vocabulary"
-        if int((raw.entity_ends - raw.entity_starts).max()) > plan.max_mention_length:
-            return "holds a mention longer than max_mention_length"
-        if int(raw.entity_ends.max()) > len(words) or int(raw.entity_starts.min()) < 0:
-            return "holds a mention outside its words"
-        return ""
 
     def _shard(self, ref: ItemRef, stream: DatasetStream, index: int) -> ShardReader:
         current = self.open_shards.get(ref.dataset)
@@ -158,7 +137,7 @@ class _Reader:
             return current[1]
         info = self.plan.shards[ref.dataset][ref.shard]
         path = self.plan.cache.local_path(self.plan.dataset_uris[ref.dataset], info)
-        reader = ShardReader(path, source=self._uri(ref), items=info.items)
+        reader = ShardReader(path, source=self._uri(ref), items=info.items, limits=self.limits)
         self.open_shards[ref.dataset] = (ref.shard, reader)
         if self.prefetcher is not None:
             self._prefetch(ref.dataset, stream.next_shard(index))
