@@ -17,7 +17,6 @@ Where the run starts:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from luke_core.training.data import (
 from luke_core.training.deepspeed_config import load_config, resolve_config
 from luke_core.training.distributed import DistributedEnv
 from luke_core.training.options import PretrainOptions
+from luke_core.training.run_files import read_run_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class RunPlan:
     """The checkpoint to load, if any."""
     resume_weights_only: bool
     """Load only the weights (stage 2's reset): step, schedule and data start anew."""
+    continued_run: dict[str, Any] | None = None
+    """metadata.json of the run in the output dir when this plan continues it (from its own
+    latest checkpoint): what it was first trained on and started from."""
 
     @property
     def total_steps(self) -> int | None:
@@ -76,9 +79,10 @@ def plan_run(
         num_epochs=options.num_epochs,
     )
     _check_steps_per_epoch(data, deepspeed_config, options, env, loaded.source)
-    resume, weights_only = _starting_point(output_dir, options)
-    if resume is not None and storage.parent(resume.uri) == _as_parent(output_dir):
-        _check_same_data(output_dir, data)
+    resume, weights_only, own = _starting_point(output_dir, options)
+    continued_run = read_run_metadata(output_dir) if own else None
+    if continued_run is not None:
+        _check_same_data(output_dir, continued_run, data)
     model_config = _model_config(options, data, resume)
     check_model_fits(data, model_config.base_config, options.bert_model_name)
     check_tokenizer(data, options.bert_model_name, model_config.model_type)
@@ -93,18 +97,13 @@ def plan_run(
         world_size=env.world_size,
         resume=resume,
         resume_weights_only=weights_only,
+        continued_run=continued_run,
     )
 
 
-def _as_parent(output_dir: str) -> str:
-    return output_dir if storage.is_s3(output_dir) else os.path.abspath(output_dir)
-
-
-def _check_same_data(output_dir: str, data: TrainingData) -> None:
+def _check_same_data(output_dir: str, earlier: dict[str, Any], data: TrainingData) -> None:
     """A run continues only on the data it was trained on: resuming its checkpoints on
     rebuilt datasets would pair trained entity embeddings with other entity ids."""
-    uri = storage.join(output_dir, "metadata.json")
-    earlier = storage.read_json(uri) if storage.is_file(uri) else {}
     before = sorted(d.get("fingerprint", "") for d in earlier.get("datasets", []))
     now = sorted(d["fingerprint"] for d in data.describe())
     if all(before) and before and before != now:
@@ -140,7 +139,8 @@ def _check_steps_per_epoch(data, config, options, env, source) -> None:
 
 def _starting_point(
     output_dir: str, options: PretrainOptions
-) -> tuple[CheckpointInfo | None, bool]:
+) -> tuple[CheckpointInfo | None, bool, bool]:
+    """(checkpoint to load, weights only, whether it is this output dir's own)."""
     own = latest_complete(output_dir)
     if own is not None:
         if own.fix_bert_weights != options.fix_bert_weights:
@@ -150,9 +150,9 @@ def _starting_point(
                 "it with the same setting or use another --output-dir"
             )
         logger.info("resuming from this run's latest complete checkpoint %s", own.uri)
-        return own, False
+        return own, False, True
     if not options.resume_checkpoint_id:
-        return None, False
+        return None, False, False
     source = resolve_checkpoint(options.resume_checkpoint_id, output_dir)
     if (
         not options.reset_optimization_states
@@ -163,7 +163,7 @@ def _starting_point(
             "--fix-bert-weights has optimizer states for other parameters; pass "
             "--reset-optimization-states to start from its weights only"
         )
-    return source, options.reset_optimization_states
+    return source, options.reset_optimization_states, False
 
 
 def _model_config(

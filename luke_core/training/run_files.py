@@ -13,7 +13,6 @@ OUTPUT_DIR/
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -67,20 +66,24 @@ def write_run_files(plan) -> None:
         relative = uri[len(root) + 1 :].replace("\\", "/")
         with storage.output_file(storage.join(out, TOKENIZER_DIR, relative)) as tmp:
             storage.copy_to_local(uri, tmp)
-    storage.write_json(storage.join(out, METADATA_FILE), _keep_origin(run_metadata(plan), plan))
+    storage.write_json(
+        storage.join(out, METADATA_FILE), _keep_origin(run_metadata(plan), plan.continued_run)
+    )
 
 
-def _keep_origin(metadata: dict[str, Any], plan) -> dict[str, Any]:
+def read_run_metadata(output_dir: str) -> dict[str, Any] | None:
+    """The metadata.json of the run in `output_dir`, None when there is none."""
+    uri = storage.join(output_dir, METADATA_FILE)
+    if not storage.is_file(uri):
+        return None
+    metadata = storage.read_json(uri)
+    return metadata if isinstance(metadata, dict) and metadata.get("kind") == RUN_KIND else None
+
+
+def _keep_origin(metadata: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
     """A run restarted from its own checkpoint still started where it first did (the base
     model, or stage 1's checkpoint for stage 2): keep that, and when it first started."""
-    out = plan.output_dir
-    where = out if storage.is_s3(out) else os.path.abspath(out)
-    own = plan.resume is not None and storage.parent(plan.resume.uri) == where
-    earlier_uri = storage.join(plan.output_dir, METADATA_FILE)
-    if not own or not storage.is_file(earlier_uri):
-        return metadata
-    earlier = storage.read_json(earlier_uri)
-    if not isinstance(earlier, dict) or earlier.get("kind") != RUN_KIND:
+    if earlier is None:
         return metadata
     restarted_at = metadata["started_at"]
     return {
