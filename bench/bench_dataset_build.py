@@ -33,7 +33,7 @@ from luke_core.dataset.tokenization import load_tokenizer
 from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
 from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_build_meta
 from luke_core.samples import sample_dump
-from luke_core.testing.dataset_inputs import link_count_vocab
+from luke_testing.dataset_inputs import link_count_vocab
 
 
 def repeated_dump_db(source: str, out: str, copies: int) -> None:

@@ -34,7 +34,7 @@ import time
 from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
 from luke_core.entity_vocab.interwiki import BuildInterwikiDbOptions, build_interwiki_db
 from luke_core.entity_vocab.wikidata import WikidataDumpReader
-from luke_core.testing.entity_data import random_wikidata_entity, write_zipf_dump_db
+from luke_testing.entity_data import random_wikidata_entity, write_zipf_dump_db
 
 
 def prepare_dump_db(workdir: str, pages: int, links: int) -> str:

@@ -6,7 +6,7 @@ entities x 256), and the parity of the exported LukeForMaskedLM with the checkpo
         [--entities 500000] [--layers 12] [--keep DIR]
 
 The checkpoint is written directly (random weights, DeepSpeed's file layout, with an empty
-optimizer state) by `luke_core.testing.pretraining_run`; the export runs as the command does,
+optimizer state) by `luke_testing.pretraining_run`; the export runs as the command does,
 in a process of its own, whose peak resident memory is reported (the checkpoint file is
 memory-mapped: its pages count once read). Tokenizer: roberta-base ($LUKE_TEST_DATA).
 Goal: well under the training step's scale (minutes), peak memory about 2-3x the model's
@@ -26,9 +26,9 @@ import time
 
 import torch
 
-from luke_core.testing.dataset_inputs import roberta_dir
-from luke_core.testing.export_checks import hf_outputs, load_masked_lm, make_batch, our_logits
-from luke_core.testing.pretraining_run import (
+from luke_testing.dataset_inputs import roberta_dir
+from luke_testing.export_checks import hf_outputs, load_masked_lm, make_batch, our_logits
+from luke_testing.pretraining_run import (
     entity_vocab_of,
     random_model,
     tiny_model_config,

@@ -24,12 +24,12 @@ import time
 import numpy as np
 
 from luke_core.dataset.loader import PretrainingLoader
-from luke_core.testing.pretraining_data import (
+from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,
     write_dataset,
 )
-from luke_core.testing.seaweedfs import start_seaweedfs
+from luke_testing.seaweedfs import start_seaweedfs
 
 
 def tokenizer_dir(scratch: str) -> str:

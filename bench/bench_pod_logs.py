@@ -1,5 +1,5 @@
 """Benchmark of the PyTorchJob launcher's own overhead, against the local fake API server
-(pipelines/testing/kube_fake.py) through the real kubernetes client:
+(testsupport/luke_testing/kube_fake.py) through the real kubernetes client:
 
 - log copying: lines/s and MB/s that PodLogFollower copies from a followed pod log (a chatty
   training log must never make the launcher fall behind);
@@ -20,11 +20,11 @@ import time
 from kubernetes import client
 
 from luke_core.launch import TrainingJobSpec
-from pipelines import pytorchjob as pj
-from pipelines.job_status import JobObserver
-from pipelines.pod_logs import PodLogFollower
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.testing.kube_fake import FakeKubernetes, PodState, Scenario, Snapshot, condition
+from luke_k8s import pytorchjob as pj
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.job_status import JobObserver
+from luke_k8s.pod_logs import PodLogFollower
+from luke_testing.kube_fake import FakeKubernetes, PodState, Scenario, Snapshot, condition
 
 NS = "bench"
 SPEC = TrainingJobSpec(name="stage1", pretrain_args=(), num_nodes=4, procs_per_node=8, run_id="b")

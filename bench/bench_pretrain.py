@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from luke_core.model import MODEL_INPUTS, LukeForPretraining, LukeModelConfig  # noqa: E402
-from luke_core.testing.tiny_model import tiny_roberta_config  # noqa: E402
+from luke_testing.tiny_model import tiny_roberta_config  # noqa: E402
 
 WORD_VOCAB = 50265
 MASK_RATE = 0.15
@@ -251,8 +251,8 @@ def torchrun_throughput(args, base_dir: str, tokenizer_dir: str, processes: int,
 
 def prepare_run_inputs(args, root: str) -> tuple[str, str]:
     """A tiny tokenizer, a base model of the benchmark's size over it, and a dataset."""
-    from luke_core.testing.pretraining_data import save_tiny_tokenizer
-    from luke_core.testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
+    from luke_testing.pretraining_data import save_tiny_tokenizer
+    from luke_testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
 
     tokenizer_dir = os.path.join(root, "tokenizer")
     save_tiny_tokenizer(tokenizer_dir)

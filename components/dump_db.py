@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Metrics, Output
 
-from pipelines.images import preprocess_image
+from luke_k8s.images import preprocess_image
 
 
 @dsl.component(base_image=preprocess_image(), install_kfp_package=False)

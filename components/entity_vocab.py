@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Markdown, Metrics, Output
 
-from pipelines.images import preprocess_image
+from luke_k8s.images import preprocess_image
 
 
 @dsl.component(base_image=preprocess_image(), install_kfp_package=False)
@@ -67,6 +67,7 @@ def build_interwiki_db(
     the same dump (not written since) for the same languages is reused when
     `reuse_outputs`: the full dump takes hours to read."""
     from components.support import (
+        check_wikipedias,
         log_metrics,
         output_uri,
         reusable_database,
@@ -78,8 +79,6 @@ def build_interwiki_db(
 
     setup(s3_endpoint)
     out = output_uri(work_dir, "interwiki.db")
-    from pipelines.runs import check_wikipedias
-
     check_wikipedias(list(wikipedias))  # a run from the UI skips luke-pipeline's checks
     languages = list(languages) or [wiki["language"] for wiki in wikipedias]
     options = BuildInterwikiDbOptions(

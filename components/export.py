@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Markdown, Metrics, Model, Output
 
-from pipelines.images import training_image
+from luke_k8s.images import training_image
 
 
 @dsl.component(base_image=training_image(), install_kfp_package=False)

@@ -116,8 +116,8 @@ def launch_stage(spec, launcher: str, job_options: dict[str, Any]) -> None:
     from luke_core.launch import LocalLauncher
 
     if launcher == "pytorchjob":
-        from pipelines.k8s_launcher import PyTorchJobLauncher
-        from pipelines.pytorchjob_options import PyTorchJobOptions
+        from luke_k8s.job_options import PyTorchJobOptions
+        from luke_k8s.launcher import PyTorchJobLauncher
 
         result = PyTorchJobLauncher(PyTorchJobOptions.from_dict(job_options)).run(spec)
     elif launcher == "local":
@@ -287,3 +287,18 @@ def dataset_markdown(out: str, name: str) -> str:
         f"{meta.tokenizer_class} ({meta.tokenizer_name}), {meta.entity_vocab_size:,} entities\n\n"
     )
     return head + markdown_table(["measure", "value"], rows)
+
+
+def check_wikipedias(wikipedias: Any) -> None:
+    """mLUKE's `wikipedias`: {language, dump} objects, each language once (two entries of
+    one language would write the same files at the same time)."""
+    from luke_core.errors import LukeError
+
+    if not isinstance(wikipedias, list) or not all(
+        isinstance(w, dict) and w.get("language") and w.get("dump") for w in wikipedias
+    ):
+        raise LukeError('wikipedias: a list of {"language": ..., "dump": ...} objects')
+    languages = [w["language"] for w in wikipedias]
+    repeated = sorted({lang for lang in languages if languages.count(lang) > 1})
+    if repeated:
+        raise LukeError(f"wikipedias: language {', '.join(repeated)} given more than once")

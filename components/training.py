@@ -4,7 +4,7 @@ PyTorchJob in the cluster."""
 from kfp import dsl
 from kfp.dsl import HTML, Metrics, Model, Output
 
-from pipelines.images import training_image
+from luke_k8s.images import training_image
 
 
 @dsl.component(base_image=training_image(), install_kfp_package=False)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the project's container images, and push them with --push. Names, tags and Dockerfiles
-# come from pipelines/images.py (the place components and the launcher read them from), so a
+# come from luke_k8s/images.py (the place components and the launcher read them from), so a
 # pipeline compiled with the same LUKE_IMAGE_REGISTRY / LUKE_IMAGE_TAG names these images.
 #
 #   images/build.sh [--push] [--lint] [KEY...]     KEY: preprocess, training (default: all)
 #
-# Environment: LUKE_IMAGE_REGISTRY, LUKE_IMAGE_TAG (see pipelines/images.py), DOCKER (default
+# Environment: LUKE_IMAGE_REGISTRY, LUKE_IMAGE_TAG (see luke_k8s/images.py), DOCKER (default
 # docker; podman works), DOCKER_BUILD_ARGS (extra `docker build` arguments, e.g.
 # "--platform linux/amd64 --build-arg TORCH_CUDA_ARCH_LIST=9.0").
 set -euo pipefail
@@ -25,8 +25,8 @@ docker=${DOCKER:-docker}
 python=${PYTHON:-python3}
 revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-# `python -m pipelines.images` prints "KEY DOCKERFILE IMAGE" lines (standard library only).
-listing=$(PYTHONPATH=. "$python" -m pipelines.images)
+# `python -m luke_k8s.images` prints "KEY DOCKERFILE IMAGE" lines (standard library only).
+listing=$(PYTHONPATH=. "$python" -m luke_k8s.images)
 while read -r key dockerfile image; do
   if ((${#keys[@]})) && [[ " ${keys[*]} " != *" $key "* ]]; then
     continue

@@ -1,6 +1,5 @@
-"""The Kubernetes side of the project: container images, the PyTorchJob for a training stage,
-its launcher, and the `luke-pipeline` command.
+"""The top floor: the LUKE and mLUKE pipelines over the components, and the `luke-pipeline`
+command (compile, submit, run-local, demo; `manifest` comes from `luke_k8s`).
 
-Modules here may import kubernetes and kfp, but only inside the modules that need them:
-`pipelines.images` and `pipelines.torchrun_node` run where neither is installed (the image
-build script, the training pods)."""
+Floors, each importing only the ones below it: `luke_core` <- `luke_k8s` <- `components` <-
+`pipelines`."""

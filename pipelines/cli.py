@@ -12,7 +12,7 @@ from luke_core.cli import CommandGroup, configure_logging, log_level_option
 
 COMMAND_MODULES = [
     "pipelines.commands",
-    "pipelines.manifest",
+    "luke_k8s.manifest",
 ]
 
 

@@ -87,7 +87,7 @@ def _start_storage(out_dir: str):
     """A SeaweedFS server for this run, keeping its data in OUT/seaweedfs (a rerun finds
     it); credentials go to the environment only (the pipeline's processes inherit it),
     until the run ends."""
-    from luke_core.testing.seaweedfs import start_seaweedfs
+    from luke_testing.seaweedfs import start_seaweedfs
 
     server = start_seaweedfs(os.path.join(out_dir, "seaweedfs"))
     os.environ.update(server.env)

@@ -74,20 +74,9 @@ def check_parameters(name: str, params: dict[str, Any]) -> None:
             f"pipeline {name} has no parameter {', '.join(unknown)}; it takes {', '.join(accepted)}"
         )
     if "wikipedias" in params:
+        from components.support import check_wikipedias
+
         check_wikipedias(params["wikipedias"])
-
-
-def check_wikipedias(wikipedias: Any) -> None:
-    """mLUKE's `wikipedias`: {language, dump} objects, each language once (two entries of
-    one language would write the same files at the same time)."""
-    if not isinstance(wikipedias, list) or not all(
-        isinstance(w, dict) and w.get("language") and w.get("dump") for w in wikipedias
-    ):
-        raise LukeError('wikipedias: a list of {"language": ..., "dump": ...} objects')
-    languages = [w["language"] for w in wikipedias]
-    repeated = sorted({lang for lang in languages if languages.count(lang) > 1})
-    if repeated:
-        raise LukeError(f"wikipedias: language {', '.join(repeated)} given more than once")
 
 
 def build_pipeline(name: str):

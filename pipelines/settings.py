@@ -19,7 +19,7 @@ from typing import Any
 from kfp import kubernetes
 
 from components.support import STEP_CPUS_ENV
-from pipelines import images
+from luke_k8s import images
 
 S3_SECRET_KEYS = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
 HF_SECRET_KEYS = {"token": "HF_TOKEN"}

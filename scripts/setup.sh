@@ -3,7 +3,7 @@
 # system packages (Java, OpenNLP, ICU), a virtual environment in .venv with PyTorch first
 # (2.13.0 unless LUKE_TORCH_SPEC says otherwise; LUKE_TORCH_INDEX=https://download.pytorch.org/whl/cpu
 # takes the CPU build from PyTorch's index where pip has none at hand, instead of PyPI's CUDA
-# build) and the project with all extras.
+# build), the project with all extras, and its test support (testsupport/: not shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,14 +34,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.luke-setup-stamp
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml testsupport/pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
   .venv/bin/python -c "import torch" 2>/dev/null \
     || .venv/bin/python -m pip install -q "${LUKE_TORCH_SPEC:-torch==2.13.0}" \
       ${LUKE_TORCH_INDEX:+--index-url "$LUKE_TORCH_INDEX"}
-  .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" >&2 || true
-  .venv/bin/python -c "import luke_core, torch, deepspeed, kfp" >/dev/null
+  .venv/bin/python -m pip install -q -e ".[dev]" -e ./testsupport 2>&1 | grep -v "is ignored" >&2 || true
+  .venv/bin/python -c "import luke_core, luke_k8s, luke_testing, torch, deepspeed, kfp" >/dev/null
   echo "$want" > "$stamp"
 fi

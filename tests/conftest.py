@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from luke_core import storage
-from luke_core.testing.seaweedfs import start_seaweedfs
-from luke_core.testing.shared_data import shared_data_path
+from luke_testing.seaweedfs import start_seaweedfs
+from luke_testing.shared_data import shared_data_path
 
 ASSETS = Path(__file__).parent / "assets"
 

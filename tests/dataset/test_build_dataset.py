@@ -13,7 +13,7 @@ import pytest
 from luke_core.dataset.build import BuildDatasetOptions, build_dataset
 from luke_core.dataset.format import load_metadata
 from luke_core.entity_vocab.vocab import UNK_ID, EntityVocab
-from luke_core.testing.dataset_inputs import (
+from luke_testing.dataset_inputs import (
     paragraph,
     write_byte_tokenizer,
     write_dump_db,

@@ -13,7 +13,7 @@ from luke_core.cli import luke
 from luke_core.dataset.build import BuildDatasetOptions, build_dataset
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
-from luke_core.testing.dataset_inputs import write_byte_tokenizer, write_dump_db, write_vocab
+from luke_testing.dataset_inputs import write_byte_tokenizer, write_dump_db, write_vocab
 
 PAGES = {"Rome": ["[[Rome]] is the capital of [[Italy]]. It is old."]}
 
@@ -165,7 +165,7 @@ def test_error_in_a_worker_reaches_the_caller(inputs, tmp_path):
     the error comes back to the caller and the output location stays empty."""
     import zipfile
 
-    from luke_core.testing.dataset_inputs import shared_data
+    from luke_testing.dataset_inputs import shared_data
 
     shared_data("opennlp", "en-sent.bin")  # skips without the shared data (needs Java too)
     model = tmp_path / "broken-sent.bin"

@@ -16,7 +16,7 @@ from luke_core.dataset.format import load_metadata
 from luke_core.dump_db import DumpDB
 from luke_core.entity_vocab.vocab import MASK_ID, PAD_ID, UNK_ID, EntityVocab
 from luke_core.inspect import InspectOptions
-from luke_core.testing.dataset_inputs import (
+from luke_testing.dataset_inputs import (
     enwiki_dump_db,
     link_count_vocab,
     opennlp_model,

@@ -13,7 +13,7 @@ from luke_core.dataset.describe import compute_total_training_steps, describe_da
 from luke_core.dataset.format import load_metadata
 from luke_core.errors import LukeError
 from luke_core.inspect import InspectOptions, describe
-from luke_core.testing.dataset_inputs import write_byte_tokenizer, write_dump_db, write_vocab
+from luke_testing.dataset_inputs import write_byte_tokenizer, write_dump_db, write_vocab
 
 PAGES = {
     f"City {i}": [f"City {i} lies near [[Rome]] and [[Milan]]. It has {i} bridges. " * (1 + i % 3)]

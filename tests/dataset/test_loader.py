@@ -15,7 +15,7 @@ from luke_core.dataset.format import Instance, load_metadata
 from luke_core.dataset.loader import PretrainingLoader
 from luke_core.dataset.masking import MaskingOptions
 from luke_core.errors import LukeError
-from luke_core.testing.pretraining_data import (
+from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,
     unmasked_instances,

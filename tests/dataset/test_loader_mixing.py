@@ -7,7 +7,7 @@ import pytest
 
 from luke_core.dataset.loader import PretrainingLoader
 from luke_core.dataset.mixing import apportion
-from luke_core.testing.pretraining_data import (
+from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,
     unmasked_instances,

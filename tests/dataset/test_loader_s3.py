@@ -10,7 +10,7 @@ from luke_core import storage
 from luke_core.dataset.format import file_sha256, load_metadata
 from luke_core.dataset.loader import PretrainingLoader
 from luke_core.errors import LukeError
-from luke_core.testing.pretraining_data import (
+from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,
     unmasked_instances,

@@ -11,8 +11,8 @@ import pytest
 
 from luke_core.dataset.masking import Masker, MaskingOptions, WordTable
 from luke_core.errors import LukeError
-from luke_core.testing.pretraining_data import save_tiny_tokenizer
-from luke_core.testing.shared_data import shared_data_path as shared_data
+from luke_testing.pretraining_data import save_tiny_tokenizer
+from luke_testing.shared_data import shared_data_path as shared_data
 
 ENTITY_VOCAB = 1000
 ENTITY_MASK = 2

@@ -16,7 +16,7 @@ from luke_core.dataset.sentences import (
 )
 from luke_core.dump_db import DumpDB
 from luke_core.errors import LukeError
-from luke_core.testing.dataset_inputs import enwiki_dump_db, opennlp_model
+from luke_testing.dataset_inputs import enwiki_dump_db, opennlp_model
 
 NON_BMP = (
     "I like 😀 emoji. 𠀀𠀁 is CJK extension B text. Mr. Smith went to 𝔚ashington.  It rained 🌧. "

@@ -23,7 +23,7 @@ from luke_core.dataset.tokenization import (
 )
 from luke_core.dump_db import DumpDB
 from luke_core.errors import LukeError
-from luke_core.testing.dataset_inputs import enwiki_dump_db, roberta_dir, xlmr_dir
+from luke_testing.dataset_inputs import enwiki_dump_db, roberta_dir, xlmr_dir
 
 GPT2_PATTERN = regex.compile(
     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""

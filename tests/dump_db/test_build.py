@@ -11,7 +11,7 @@ from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
 from luke_core.dump_db.database import describe_dump_db
 from luke_core.errors import LukeError
 from luke_core.inspect import InspectOptions
-from luke_core.testing.mediawiki import WikiPage, write_dump
+from luke_testing.mediawiki import WikiPage, write_dump
 
 PAGES = [
     WikiPage("Tokyo", "'''Tokyo''' is the capital of [[Japan]].\n== History ==\nIt was [[Edo]]."),

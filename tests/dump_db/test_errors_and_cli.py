@@ -14,7 +14,7 @@ from luke_core import storage
 from luke_core.cli import luke
 from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
 from luke_core.errors import LukeError
-from luke_core.testing.mediawiki import WikiPage, export_xml, write_dump
+from luke_testing.mediawiki import WikiPage, export_xml, write_dump
 
 PAGES = [WikiPage(f"Page {i}", f"Text of page {i} with [[Page {i + 1}]]. " * 50) for i in range(40)]
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
-from luke_core.testing.raw_wikitext import link_targets, raw_pages
+from luke_testing.raw_wikitext import link_targets, raw_pages
 
 
 @pytest.fixture(scope="module")

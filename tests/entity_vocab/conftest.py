@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from luke_core import storage
-from luke_core.testing.shared_data import shared_data_path
+from luke_testing.shared_data import shared_data_path
 
 SPECIALS = ("[PAD]", "[UNK]", "[MASK]")
 

@@ -10,7 +10,7 @@ from luke_core import storage
 from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError
-from luke_core.testing.entity_data import write_dump_db
+from luke_testing.entity_data import write_dump_db
 
 PAGES = {
     "Alpha": ["Beta", "R1", "Gamma", "Beta", "Category:Things"],

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from luke_core.cli import luke
-from luke_core.testing.entity_data import wikidata_item, write_dump_db, write_wikidata_dump
+from luke_testing.entity_data import wikidata_item, write_dump_db, write_wikidata_dump
 
 PAGES = {"Sun": ["Moon", "Moon", "Star"], "Moon": ["Sun"], "Star": ["R"], "Lonely": []}
 WIKIDATA = [

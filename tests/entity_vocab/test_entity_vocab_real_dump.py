@@ -20,7 +20,7 @@ import pytest
 from luke_core.dump_db import BuildDumpDbOptions, build_dump_db
 from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
 from luke_core.entity_vocab.vocab import EntityVocab
-from luke_core.testing.raw_wikitext import link_targets, normalise, raw_pages
+from luke_testing.raw_wikitext import link_targets, normalise, raw_pages
 
 
 def independent_counts(path):

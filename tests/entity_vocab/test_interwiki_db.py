@@ -18,7 +18,7 @@ from luke_core.entity_vocab.interwiki import (
 )
 from luke_core.entity_vocab.wikidata import parse_entity_line, site_language
 from luke_core.errors import LukeError
-from luke_core.testing.entity_data import wikidata_item, write_wikidata_dump
+from luke_testing.entity_data import wikidata_item, write_wikidata_dump
 
 ITEMS = [
     wikidata_item(

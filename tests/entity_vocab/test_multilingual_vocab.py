@@ -14,7 +14,7 @@ from luke_core.entity_vocab.multilingual import (
 )
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError
-from luke_core.testing.entity_data import wikidata_item, write_dump_db, write_wikidata_dump
+from luke_testing.entity_data import wikidata_item, write_dump_db, write_wikidata_dump
 
 # xx: Sun 4, Moon 3, Star 2, Comet 1, Lonely 1 (not in Wikidata)
 XX_PAGES = {

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from luke_core.export.convert import ExportOptions, export_huggingface
-from luke_core.testing.pretraining_data import save_tiny_tokenizer
-from luke_core.testing.pretraining_run import (
+from luke_testing.pretraining_data import save_tiny_tokenizer
+from luke_testing.pretraining_run import (
     entity_vocab_of,
     random_model,
     tiny_model_config,

@@ -11,7 +11,7 @@ import pytest
 
 from luke_core.errors import LukeError
 from luke_core.export.convert import ExportOptions, export_huggingface
-from luke_core.testing.pretraining_run import entity_vocab_of, random_model, write_checkpoint
+from luke_testing.pretraining_run import entity_vocab_of, random_model, write_checkpoint
 
 OPTIONS = ExportOptions(progress=False)
 

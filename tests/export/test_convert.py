@@ -14,7 +14,7 @@ from transformers import AutoTokenizer
 
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.export.convert import ExportOptions, export_huggingface
-from luke_core.testing.export_checks import hf_outputs, load_masked_lm, make_batch, our_logits
+from luke_testing.export_checks import hf_outputs, load_masked_lm, make_batch, our_logits
 
 ENTITIES = 50
 TOLERANCE = 1e-5

@@ -14,9 +14,9 @@ from luke_core.dataset.tokenization import load_tokenizer, save_tokenizer
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
 from luke_core.export.convert import ExportOptions, export_huggingface
-from luke_core.testing.dataset_inputs import xlmr_dir
-from luke_core.testing.export_checks import hf_outputs, load_masked_lm, make_batch, our_logits
-from luke_core.testing.pretraining_run import random_model, tiny_model_config, write_pretraining_run
+from luke_testing.dataset_inputs import xlmr_dir
+from luke_testing.export_checks import hf_outputs, load_masked_lm, make_batch, our_logits
+from luke_testing.pretraining_run import random_model, tiny_model_config, write_pretraining_run
 
 pytestmark = pytest.mark.slow
 WORDS = 250002

@@ -18,8 +18,8 @@ import torch
 from luke_core.export.convert import ExportOptions, export_huggingface
 from luke_core.launch import TrainingJobSpec, torchrun_command
 from luke_core.model import MODEL_INPUTS, LukeForPretraining, LukeModelConfig
-from luke_core.testing.export_checks import hf_outputs, load_masked_lm, our_logits
-from luke_core.testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
+from luke_testing.export_checks import hf_outputs, load_masked_lm, our_logits
+from luke_testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

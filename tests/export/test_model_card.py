@@ -13,7 +13,7 @@ import shutil
 import yaml
 
 from luke_core.export.convert import ExportOptions, export_huggingface
-from luke_core.testing.pretraining_run import write_checkpoint
+from luke_testing.pretraining_run import write_checkpoint
 
 
 def card_of(folder: str) -> str:

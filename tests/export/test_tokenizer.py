@@ -20,9 +20,9 @@ from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError
 from luke_core.export.entities import export_entities
 from luke_core.export.tokenizer import export_tokenizer
-from luke_core.testing.dataset_inputs import paragraph, roberta_dir, write_dump_db, write_vocab
-from luke_core.testing.dataset_inputs import xlmr_dir as xlmr_source_dir
-from luke_core.testing.pretraining_data import TINY_TEXT
+from luke_testing.dataset_inputs import paragraph, roberta_dir, write_dump_db, write_vocab
+from luke_testing.dataset_inputs import xlmr_dir as xlmr_source_dir
+from luke_testing.pretraining_data import TINY_TEXT
 
 ENTITY_VOCAB = {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "Tokyo": 3, "[MASK2]": 4}
 LIMITS = {"max_entity_length": 64, "max_mention_length": 16, "model_max_length": 512}

@@ -1,5 +1,5 @@
 """`upload_to_hub` / `luke upload` through the real huggingface_hub client against a local
-server speaking the Hub's endpoints (`luke_core.testing.hub_server`): what arrives, byte
+server speaking the Hub's endpoints (`luke_testing.hub_server`): what arrives, byte
 for byte; the token's handling; refusals before anything is sent."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from luke_core.errors import LukeError
 from luke_core.export.upload import UploadOptions, upload_to_hub
-from luke_core.testing.hub_server import HubServer
+from luke_testing.hub_server import HubServer
 
 TOKEN = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"
 REPO = "org/luke-tiny"

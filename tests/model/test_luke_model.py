@@ -11,7 +11,7 @@ from luke_core.errors import LukeError
 from luke_core.model import IGNORE_INDEX, LukeForPretraining, LukeModelConfig
 from luke_core.model.base import load_base_config
 from luke_core.model.config import describe_mismatch
-from luke_core.testing.tiny_model import save_tiny_base_model
+from luke_testing.tiny_model import save_tiny_base_model
 
 VOCAB, ENTITIES, MENTION = 100, 20, 4
 

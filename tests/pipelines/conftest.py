@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.testing.kube_fake import FakeKubernetes, Scenario
+from luke_testing.kube_fake import FakeKubernetes, Scenario
 
 
 @pytest.fixture

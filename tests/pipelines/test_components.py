@@ -26,13 +26,13 @@ from luke_core.dataset.format import load_metadata
 from luke_core.dump_db import DumpDB
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError
-from luke_core.testing.mediawiki import WikiPage, write_dump
-from luke_core.testing.pretraining_data import (
+from luke_core.training.deepspeed_config import load_config
+from luke_testing.mediawiki import WikiPage, write_dump
+from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,
     write_dataset,
 )
-from luke_core.training.deepspeed_config import load_config
 
 ARTICLES = {
     "Tokyo": "'''Tokyo''' is the capital of [[Japan]]. It lies on [[Honshu]], the largest "
@@ -281,7 +281,7 @@ def call_interwiki(tmp_path, wikidata: str, languages: list[str], wikipedias=())
 
 def test_build_interwiki_db_and_its_reuse(tmp_path):
     from luke_core.entity_vocab.interwiki_db import InterwikiDB
-    from pipelines.testing.synthetic_wiki import PLACES, write_wikidata
+    from luke_testing.synthetic_wiki import PLACES, write_wikidata
 
     wikidata = write_wikidata(str(tmp_path / "wikidata.json.bz2"))
     # no languages given: those of the pipeline's wikipedias
@@ -417,7 +417,7 @@ def test_compute_total_training_steps(tmp_path, tokenizer_dir):
 def luke_run(tmp_path_factory, tokenizer_dir) -> str:
     from transformers import AutoTokenizer
 
-    from luke_core.testing.pretraining_run import (
+    from luke_testing.pretraining_run import (
         entity_vocab_of,
         random_model,
         tiny_model_config,
@@ -462,7 +462,7 @@ def test_export_huggingface(tmp_path, luke_run):
 def test_upload_to_hub(tmp_path, luke_run, monkeypatch):
     import huggingface_hub
 
-    from luke_core.testing.hub_server import HubServer
+    from luke_testing.hub_server import HubServer
 
     folder, _ = call_export(tmp_path, luke_run)
     token = "hf_" + "x" * 34
@@ -533,7 +533,7 @@ def test_pretrain_through_a_pytorchjob(tmp_path, monkeypatch, fake_kube, luke_ru
     """The stage's job gets the step's S3 endpoint as a value and the compile-time image
     and Secrets (job_defaults), unless job_options names others; the finished run's
     figures become the step's metrics and curves."""
-    from pipelines.testing.kube_fake import PodState, Scenario, Snapshot, condition
+    from luke_testing.kube_fake import PodState, Scenario, Snapshot, condition
 
     done = Snapshot(
         conditions=[condition("Created"), condition("Succeeded")],

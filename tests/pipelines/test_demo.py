@@ -20,8 +20,8 @@ from luke_core.dataset.format import load_metadata
 from luke_core.dump_db import DumpDB
 from luke_core.errors import LukeError
 from luke_core.samples import ENWIKI_FRAGMENT, sample_dump
-from luke_core.testing.mediawiki import WikiPage, write_dump
 from luke_core.training.metrics import read_metrics
+from luke_testing.mediawiki import WikiPage, write_dump
 from pipelines.cli import luke_pipeline
 from pipelines.demo import run_demo
 
@@ -151,7 +151,7 @@ def test_demo_end_to_end_and_again(tmp_path):
 def test_demo_on_seaweedfs(tmp_path, monkeypatch):
     """Everything of the run in the SeaweedFS started for it; the server stopped and the
     environment as it was afterwards."""
-    from luke_core.testing import seaweedfs
+    from luke_testing import seaweedfs
 
     started, stored = [], []
     real_start = seaweedfs.start_seaweedfs

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from pipelines import images
+from luke_k8s import images
 
 ROOT = Path(__file__).parents[2]
 DOCKERFILES = {key: ROOT / spec.dockerfile for key, spec in images.IMAGES.items()}
@@ -70,7 +70,7 @@ def dockerignore_allows(relative: str) -> bool:
 @pytest.fixture(params=sorted(DOCKERFILES), ids=str)
 def dockerfile(request) -> tuple[str, Path, list[Instruction]]:
     path = DOCKERFILES[request.param]
-    assert path.is_file(), f"{path} named in pipelines/images.py does not exist"
+    assert path.is_file(), f"{path} named in luke_k8s/images.py does not exist"
     return request.param, path, parse(path)
 
 
@@ -225,7 +225,7 @@ def test_image_names_come_from_one_place(monkeypatch):
     assert (
         images.preprocess_image() == f"{images.DEFAULT_REGISTRY}/luke-preprocess:{images.IMAGE_TAG}"
     )
-    from pipelines.pytorchjob_options import PyTorchJobOptions
+    from luke_k8s.job_options import PyTorchJobOptions
 
     assert PyTorchJobOptions().image == images.training_image()
     monkeypatch.setenv("LUKE_IMAGE_REGISTRY", "registry.example.com:5000/team/")

@@ -1,7 +1,7 @@
 """PyTorchJobLauncher against a local HTTP server that speaks the Kubernetes API subset it
-uses (pipelines/testing/kube_fake.py), through the real kubernetes client: a job that succeeds,
-one that fails, one that never starts, a cancelled step, restarts, a deadline, a job left by
-an earlier attempt. In every case the job must be deleted at the end."""
+uses (testsupport/luke_testing/kube_fake.py), through the real kubernetes client: a job
+that succeeds, one that fails, one that never starts, a cancelled step, restarts, a deadline,
+a job left by an earlier attempt. In every case the job must be deleted at the end."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import pytest
 
 from luke_core.errors import LukeError
 from luke_core.launch import TrainingJobSpec
-from pipelines import pytorchjob as pj
-from pipelines.job_status import OPERATOR_HINT
-from pipelines.k8s_context import OwnerPod
-from pipelines.k8s_launcher import PyTorchJobLauncher
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.testing.kube_fake import PodState, Scenario, Snapshot, condition, query_bool
+from luke_k8s import pytorchjob as pj
+from luke_k8s.context import OwnerPod
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.job_status import OPERATOR_HINT
+from luke_k8s.launcher import PyTorchJobLauncher
+from luke_testing.kube_fake import PodState, Scenario, Snapshot, condition, query_bool
 
 NS = "luke-test"
 SPEC = TrainingJobSpec(
@@ -346,8 +346,8 @@ LAUNCHER_SCRIPT = """
 import json, sys
 from kubernetes import client
 from luke_core.launch import TrainingJobSpec
-from pipelines.k8s_launcher import PyTorchJobLauncher
-from pipelines.pytorchjob_options import PyTorchJobOptions
+from luke_k8s.launcher import PyTorchJobLauncher
+from luke_k8s.job_options import PyTorchJobOptions
 
 api = client.ApiClient(client.Configuration(host=sys.argv[1]))
 spec = TrainingJobSpec(name="stage1", pretrain_args=("--dataset-dir", "s3://b/ds", "--output-dir",

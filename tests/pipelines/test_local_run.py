@@ -31,10 +31,10 @@ from luke_core.dump_db import DumpDB
 from luke_core.dump_db.reader import DumpReader
 from luke_core.entity_vocab.interwiki_db import InterwikiDB
 from luke_core.entity_vocab.vocab import EntityVocab
-from luke_core.testing.mediawiki import WikiPage, write_dump
 from luke_core.training.metrics import read_metrics
+from luke_testing import synthetic_wiki
+from luke_testing.mediawiki import WikiPage, write_dump
 from pipelines.runs import run_local
-from pipelines.testing import synthetic_wiki
 
 pytestmark = [
     pytest.mark.slow,
@@ -99,7 +99,7 @@ def split_fragment(fragment: Path, folder: Path) -> dict[str, tuple[str, list[st
 
 @pytest.fixture
 def hub(monkeypatch):
-    from luke_core.testing.hub_server import HubServer
+    from luke_testing.hub_server import HubServer
 
     token = "hf_" + "e2e0" * 9
     with HubServer(token) as server:

@@ -12,10 +12,10 @@ import yaml
 from click.testing import CliRunner
 
 from luke_core.launch import TrainingJobSpec
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.pytorchjob import build_pytorchjob
+from luke_testing.crd_schema import pytorchjob_errors
 from pipelines.cli import luke_pipeline
-from pipelines.pytorchjob import build_pytorchjob
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.testing.crd_schema import pytorchjob_errors
 
 ARGS = [
     "--dataset-dir",
@@ -127,7 +127,7 @@ def test_the_console_script_is_installed():
 def test_light_modules_import_neither_kubernetes_nor_kfp():
     """The build script, the training pods and `luke-pipeline --help` must not need them."""
     code = (
-        "import sys, pipelines.images, pipelines.torchrun_node, pipelines.pytorchjob, "
+        "import sys, luke_k8s.images, luke_k8s.torchrun_node, luke_k8s.pytorchjob, "
         "pipelines.cli; heavy = {'kubernetes', 'kfp', 'torch'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_testing.crd_schema import pytorchjob_errors
 from pipelines.cli import luke_pipeline
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.testing.crd_schema import pytorchjob_errors
 
 ROOT = Path(__file__).parents[2]
 MANIFESTS = ROOT / "manifests"

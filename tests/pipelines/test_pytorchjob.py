@@ -13,10 +13,10 @@ import yaml
 
 from luke_core.errors import LukeError
 from luke_core.launch import TrainingJobSpec
-from pipelines import pytorchjob as pj
-from pipelines.manifest import to_yaml
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.testing.crd_schema import pytorchjob_errors
+from luke_k8s import pytorchjob as pj
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.manifest import to_yaml
+from luke_testing.crd_schema import pytorchjob_errors
 
 K8S_VERSION = "1.32.0"  # the kubectl on these machines; Kubeflow 1.10 supports 1.31-1.33
 ARGS = (
@@ -100,7 +100,7 @@ def test_one_node_job_field_by_field():
     assert container["command"] == [
         "python",
         "-m",
-        "pipelines.torchrun_node",
+        "luke_k8s.torchrun_node",
         "--node-rank=$(RANK)",
         "--master-addr=$(MASTER_ADDR)",
         "--master-port=$(MASTER_PORT)",

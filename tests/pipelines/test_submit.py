@@ -1,5 +1,5 @@
 """`luke-pipeline submit` with the real kfp.Client against a local server speaking the KFP
-v2beta1 API subset it calls (pipelines/testing/kfp_fake.py): the run carries the pipeline
+v2beta1 API subset it calls (testsupport/luke_testing/kfp_fake.py): the run carries the pipeline
 spec inline, the parameters, the experiment and the pipeline root; the token comes from
 KFP_TOKEN (or a mounted service-account token) as an Authorization header, and never shows
 in the command line, the output or the request bodies."""
@@ -12,9 +12,9 @@ import kfp
 import pytest
 from click.testing import CliRunner
 
+from luke_testing.kfp_fake import API, FakeKfp
 from pipelines.cli import luke_pipeline
 from pipelines.commands import submit_command
-from pipelines.testing.kfp_fake import API, FakeKfp
 
 TOKEN = "kfp-test-token-3f9a1c77e2b54d0d"
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works with Kubeflow Pipeline")

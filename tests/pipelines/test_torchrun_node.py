@@ -15,9 +15,9 @@ import textwrap
 import pytest
 
 from luke_core.launch import TrainingJobSpec
-from pipelines import pytorchjob as pj
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.torchrun_node import (
+from luke_k8s import pytorchjob as pj
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.torchrun_node import (
     RETRYABLE_EXIT_CODE,
     TRANSIENT_WORKER_EXIT_CODE,
     agent_failure_exit_code,
@@ -102,7 +102,7 @@ def start_node(job: dict, kind: str, node_rank: int, port: int, module: str, pro
     env.update({e["name"]: e["value"] for e in container["env"] if "value" in e})
     env.update(operator_env(job, node_rank, port))
     command = [kubelet_expand(arg, env) for arg in container["command"]]
-    assert command[:3] == ["python", "-m", "pipelines.torchrun_node"]
+    assert command[:3] == ["python", "-m", "luke_k8s.torchrun_node"]
     # the probe stands in for `luke_core` (the module torchrun starts); its arguments stay
     script = command.index("luke_core")
     command = [sys.executable, *command[1:script], module, *command[script + 1 :]]

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from luke_core.testing.pretrain_runs import FAST_TINY_CONFIG, PretrainRunner
-from luke_core.testing.pretraining_data import save_tiny_tokenizer
-from luke_core.testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
+from luke_testing.pretrain_runs import FAST_TINY_CONFIG, PretrainRunner
+from luke_testing.pretraining_data import save_tiny_tokenizer
+from luke_testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
 
 
 @pytest.fixture(scope="session")

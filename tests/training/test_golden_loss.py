@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from luke_core.testing.pretrain_runs import metrics_of, summary_of
+from luke_testing.pretrain_runs import metrics_of, summary_of
 
 pytestmark = pytest.mark.slow
 

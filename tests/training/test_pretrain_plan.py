@@ -10,12 +10,12 @@ import pytest
 
 from luke_core import storage
 from luke_core.errors import LukeError
-from luke_core.testing.pretraining_data import save_tiny_tokenizer
-from luke_core.testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
 from luke_core.training.checkpoints import MARKER_FILE, CheckpointInfo
 from luke_core.training.distributed import DistributedEnv
 from luke_core.training.options import PretrainOptions
 from luke_core.training.plan import plan_run
+from luke_testing.pretraining_data import save_tiny_tokenizer
+from luke_testing.tiny_model import save_tiny_base_model, write_synthetic_dataset
 
 TWO = DistributedEnv(rank=1, world_size=2, local_rank=1, local_world_size=2)
 

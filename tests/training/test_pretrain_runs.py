@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from luke_core import storage
-from luke_core.testing.pretrain_runs import PretrainRunner, metrics_of, summary_of
+from luke_testing.pretrain_runs import PretrainRunner, metrics_of, summary_of
 
 pytestmark = pytest.mark.slow
 

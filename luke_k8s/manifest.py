@@ -17,8 +17,8 @@ import yaml
 from luke_core import storage
 from luke_core.errors import LukeError
 from luke_core.launch import TrainingJobSpec
-from pipelines.pytorchjob import build_pytorchjob, job_name
-from pipelines.pytorchjob_options import PyTorchJobOptions
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.pytorchjob import build_pytorchjob, job_name
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -121,7 +121,7 @@ def _check_pretrain_args(args: tuple[str, ...]) -> None:
     help="YAML/JSON mapping of PyTorchJob options (the pipeline's job-options parameter).",
 )
 @click.option("--set", "settings", multiple=True, help="Override one option: KEY=VALUE.")
-@click.option("--image", help="Training image (default: pipelines.images.training_image()).")
+@click.option("--image", help="Training image (default: luke_k8s.images.training_image()).")
 @click.option("--namespace", help="metadata.namespace (default: none, kubectl -n decides).")
 @click.option("--env", "env_pairs", multiple=True, help="Extra NAME=VALUE for the pods.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")

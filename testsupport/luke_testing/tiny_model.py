@@ -74,11 +74,11 @@ def write_synthetic_dataset(
     path: str, tokenizer_dir: str, *, count: int = 64, seed: int = 0, **options
 ) -> str:
     """A dataset directory of `count` random instances over the tokenizer's ordinary ids
-    (see `luke_core.testing.pretraining_data`); `options` go to its `write_dataset`."""
+    (see `luke_testing.pretraining_data`); `options` go to its `write_dataset`."""
     import numpy as np
     from transformers import AutoTokenizer
 
-    from luke_core.testing.pretraining_data import synthetic_instances, write_dataset
+    from luke_testing.pretraining_data import synthetic_instances, write_dataset
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     special = set(tokenizer.all_special_ids)

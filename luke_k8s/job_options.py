@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from luke_core.errors import LukeError
-from pipelines import images
-from pipelines.k8s_values import (
+from luke_k8s import images
+from luke_k8s.values import (
     DNS_1123_LABEL,
     SECRET_KEY,
     check_label_key,
@@ -91,7 +91,7 @@ class PyTorchJobOptions:
 
     restart_policy: str = "ExitCode"
     """ExitCode: the operator recreates a pod that exits with 128-255 (a crash: see
-    `pipelines.torchrun_node`) and fails the job on 1-127 (a bad config fails fast)."""
+    `luke_k8s.torchrun_node`) and fails the job on 1-127 (a bad config fails fast)."""
     backoff_limit: int = 3
     """Container restarts before the job fails; counted by the operator for OnFailure and
     Always only (ExitCode restarts are bounded by the launcher's `max_restarts`)."""

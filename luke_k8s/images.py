@@ -2,7 +2,7 @@
 
 Components (their `base_image`), the PyTorchJob builder (the training image) and
 `images/build.sh` (which builds and pushes) all read it. Standard library only, so the build
-script runs it with any Python: `python3 -m pipelines.images` prints one line per image,
+script runs it with any Python: `python3 -m luke_k8s.images` prints one line per image,
 `KEY DOCKERFILE IMAGE`.
 
 The registry and tag can be overridden with `LUKE_IMAGE_REGISTRY` and `LUKE_IMAGE_TAG` when

@@ -2,7 +2,7 @@
 described in several languages, their articles linked through Wikidata items, and an
 XLM-R-style base model made from their text (nothing can come from a model hub here).
 
-- `write_dumps`: one MediaWiki dump per language (luke_core.testing.mediawiki); every
+- `write_dumps`: one MediaWiki dump per language (luke_testing.mediawiki); every
   article links other places of its language with `[[Title]]` or `[[Title|text]]`.
 - `write_wikidata`: the items' sitelinks as a Wikidata JSON dump.
 - `save_xlmr_base_model`: a SentencePiece unigram model trained on the dumps' text with
@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from luke_core.testing.entity_data import wikidata_item, write_wikidata_dump
-from luke_core.testing.mediawiki import WikiPage, write_dump
+from luke_testing.entity_data import wikidata_item, write_wikidata_dump
+from luke_testing.mediawiki import WikiPage, write_dump
 
 
 @dataclass(frozen=True)

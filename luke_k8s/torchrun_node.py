@@ -14,8 +14,8 @@ in its config would look alike. This wrapper keeps them apart:
 A recreated pod resumes from the latest checkpoint (`luke pretrain` does that by itself), so a
 crash costs at most the checkpoint interval while a bad config fails the job in seconds.
 
-Usage (the job's container command): `python -m pipelines.torchrun_node [torchrun options]
--m luke_core pretrain ARGS`. Each worker runs as `-m pipelines.torchrun_node --worker
+Usage (the job's container command): `python -m luke_k8s.torchrun_node [torchrun options]
+-m luke_core pretrain ARGS`. Each worker runs as `-m luke_k8s.torchrun_node --worker
 luke_core pretrain ARGS`, which turns a distributed error into TRANSIENT_WORKER_EXIT_CODE.
 Standard library and torch only: this runs in the training image.
 """
@@ -34,7 +34,7 @@ RETRYABLE_EXIT_CODE = 200
 TRANSIENT_WORKER_EXIT_CODE = 75
 """A worker's exit status for a distributed error (EX_TEMPFAIL in sysexits.h)."""
 WORKER_FLAG = "--worker"
-WRAPPER_MODULE = "pipelines.torchrun_node"
+WRAPPER_MODULE = "luke_k8s.torchrun_node"
 
 
 def node_main(argv: Sequence[str]) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from luke_core.dump_db import DumpDB, Link, Paragraph
 from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_build_meta
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
-from luke_core.testing.shared_data import shared_data_path
+from luke_testing.shared_data import shared_data_path
 
 ENWIKI_FRAGMENT = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 _LINK = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]*))?\]\]")

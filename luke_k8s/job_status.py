@@ -9,8 +9,8 @@ from typing import Any
 
 from kubernetes.client import CoreV1Api, V1Pod
 
-from pipelines.pod_logs import read_log_tail
-from pipelines.pytorchjob import CONTAINER_NAME, OPERATOR_JOB_NAME_LABEL
+from luke_k8s.pod_logs import read_log_tail
+from luke_k8s.pytorchjob import CONTAINER_NAME, OPERATOR_JOB_NAME_LABEL
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A training stage as a Kubeflow PyTorchJob (`kubeflow.org/v1`, training-operator 1.9).
 
 `build_pytorchjob(spec, options)` returns the job as a plain dict, ready for the API or for
-YAML: a Master and `num_nodes - 1` Workers, each pod running `pipelines.torchrun_node` (torchrun
+YAML: a Master and `num_nodes - 1` Workers, each pod running `luke_k8s.torchrun_node` (torchrun
 with restart-aware exit statuses) over `luke pretrain`, one process per GPU.
 
 How the pods find each other: the operator injects MASTER_ADDR (`<job>-master-0`), MASTER_PORT,
@@ -19,9 +19,9 @@ from typing import Any
 
 from luke_core.errors import LukeError
 from luke_core.launch import TrainingJobSpec, torchrun_command
-from pipelines.k8s_values import ENV_NAME, MAX_NAME, dns_label_part, label_value, short_hash
-from pipelines.pytorchjob_options import PyTorchJobOptions
-from pipelines.torchrun_node import WRAPPER_MODULE
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.torchrun_node import WRAPPER_MODULE
+from luke_k8s.values import ENV_NAME, MAX_NAME, dns_label_part, label_value, short_hash
 
 API_VERSION = "kubeflow.org/v1"
 KIND = "PyTorchJob"
@@ -113,7 +113,7 @@ def job_labels(spec: TrainingJobSpec, options: PyTorchJobOptions) -> dict[str, s
 
 
 def node_command(spec: TrainingJobSpec) -> list[str]:
-    """The container command of every node: torchrun (through `pipelines.torchrun_node`) with
+    """The container command of every node: torchrun (through `luke_k8s.torchrun_node`) with
     the rendezvous taken from the operator's variables, then `luke pretrain ARGS`."""
     command = torchrun_command(spec, python="python")
     if command[1:3] != ["-m", "torch.distributed.run"]:

@@ -30,11 +30,11 @@ from urllib3.exceptions import HTTPError
 
 from luke_core.errors import LukeError
 from luke_core.launch import LaunchResult, TrainingJobSpec
-from pipelines import pytorchjob as pj
-from pipelines.job_status import JobObserver, failure_detail
-from pipelines.k8s_context import OwnerPod, find_own_pod, load_api_client, own_namespace
-from pipelines.pod_logs import PodLogFollower
-from pipelines.pytorchjob_options import PyTorchJobOptions
+from luke_k8s import pytorchjob as pj
+from luke_k8s.context import OwnerPod, find_own_pod, load_api_client, own_namespace
+from luke_k8s.job_options import PyTorchJobOptions
+from luke_k8s.job_status import JobObserver, failure_detail
+from luke_k8s.pod_logs import PodLogFollower
 
 logger = logging.getLogger(__name__)
 
