@@ -29,7 +29,7 @@ import argparse
 import tempfile
 import time
 
-from luke_core.dataset.tokenization import load_tokenizer
+from luke_core.dataset.tokenizers import load_tokenizer
 from luke_core.dump_db import BuildDumpDbOptions, DumpDB, build_dump_db
 from luke_core.dump_db.database import DumpDBWriter, encode_paragraphs, new_build_meta
 from luke_core.samples import sample_dump

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from luke_core.dataset.loader import PretrainingLoader
+from luke_core.dataset.loading.loader import PretrainingLoader
 from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,

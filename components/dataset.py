@@ -47,7 +47,7 @@ def build_dataset(
         write_markdown,
         write_pointer,
     )
-    from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+    from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 
     setup(s3_endpoint)
     out = output_uri(work_dir, "dataset", name)

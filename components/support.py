@@ -269,7 +269,7 @@ def _same_tokenizer(meta, tokenizer: str) -> bool:
     """The same vocabulary (a base model rebuilt or updated under the same name is not the
     same tokenizer); datasets without the hash compare by name."""
     from luke_core.dataset.format import tokenizer_sha256
-    from luke_core.dataset.tokenization import load_tokenizer
+    from luke_core.dataset.tokenizers import load_tokenizer
 
     if not meta.tokenizer_sha256:
         return meta.build_options.get("tokenizer") == tokenizer

@@ -70,7 +70,7 @@ def build_dataset_command(dump_db, tokenizer, entity_vocab, out_dir, processes, 
     Hugging Face name or folder) and ENTITY_VOCAB into the directory OUT_DIR (local or
     s3://), and print the summary as JSON."""
     from luke_core.cli import echo_json
-    from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+    from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 
     if processes is not None:
         options["processes"] = processes

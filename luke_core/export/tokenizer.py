@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 
 from luke_core import storage
-from luke_core.dataset.tokenization import (
+from luke_core.dataset.tokenizers import (
     BYTE_LEVEL_BPE,
     SENTENCEPIECE,
     load_tokenizer,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from luke_core import storage
 from luke_core.dataset.format import ENTITY_VOCAB_FILE, TOKENIZER_DIR, DatasetMetadata
-from luke_core.dataset.sources import DatasetInfo, DatasetSource, dataset_info, open_sources
+from luke_core.dataset.loading.sources import DatasetInfo, DatasetSource, dataset_info, open_sources
 from luke_core.errors import LukeError
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def check_model_fits(data: TrainingData, base_config: dict, bert_model_name: str
 def check_tokenizer(data: TrainingData, bert_model_name: str, model_type: str) -> None:
     """The dataset was built with the tokenizer of `bert_model_name`: the same vocabulary
     (or, when that tokenizer cannot be loaded, the same name or at least the same kind)."""
-    from luke_core.dataset.tokenization import load_tokenizer
+    from luke_core.dataset.tokenizers import load_tokenizer
 
     meta = data.first
     expected_type = _MODEL_TYPE_OF_TOKENIZER.get(meta.tokenizer_class)

@@ -80,7 +80,7 @@ class PretrainOptions:
     @property
     def masking(self):
         """The loader's `MaskingOptions`: the fields of the same names."""
-        from luke_core.dataset.masking import MaskingOptions
+        from luke_core.dataset.loading.masking import MaskingOptions
 
         names = [f.name for f in dataclasses.fields(MaskingOptions)]
         return MaskingOptions(**{name: getattr(self, name) for name in names})

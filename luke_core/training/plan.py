@@ -118,7 +118,7 @@ def _check_same_data(output_dir: str, earlier: dict[str, Any], data: TrainingDat
 def _check_steps_per_epoch(data, config, options, env, source) -> None:
     """An epoch must hold at least one optimizer step in every process (the loader's split
     of the data, computed from the metadata alone)."""
-    from luke_core.dataset.order import EpochLayout
+    from luke_core.dataset.loading.order import EpochLayout
 
     layout = EpochLayout(
         dataset_items=tuple(s.metadata.number_of_items for s in data.sources),

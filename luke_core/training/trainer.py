@@ -170,7 +170,7 @@ class _Trainer:
         return engine
 
     def _loader(self):
-        from luke_core.dataset.loader import PretrainingLoader
+        from luke_core.dataset.loading.loader import PretrainingLoader
 
         o = self.options
         return PretrainingLoader(

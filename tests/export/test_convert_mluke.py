@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from luke_core.dataset.tokenization import load_tokenizer, save_tokenizer
+from luke_core.dataset.tokenizers import load_tokenizer, save_tokenizer
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
 from luke_core.export.convert import ExportOptions, export_huggingface

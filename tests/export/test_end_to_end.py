@@ -69,7 +69,7 @@ def checkpoint_model(checkpoint: str) -> LukeForPretraining:
 
 
 def loader_batch(run: str) -> dict[str, torch.Tensor]:
-    from luke_core.dataset.loader import PretrainingLoader
+    from luke_core.dataset.loading.loader import PretrainingLoader
 
     dataset = json.load(open(os.path.join(run, "metadata.json")))["datasets"][0]["uri"]
     loader = PretrainingLoader([dataset], batch_size=4, seed=3)

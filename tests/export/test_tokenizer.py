@@ -12,9 +12,9 @@ import shutil
 import pyarrow as pa
 import pytest
 
-from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 from luke_core.dataset.format import load_metadata
-from luke_core.dataset.tokenization import load_tokenizer, save_tokenizer
+from luke_core.dataset.tokenizers import load_tokenizer, save_tokenizer
 from luke_core.dump_db import DumpDB
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError

@@ -54,7 +54,7 @@ def roberta_tokenizer_dir(enwiki_fragment) -> str:
 def fragment_dataset(tmp_path_factory, enwiki_fragment, roberta_tokenizer_dir) -> str:
     """The real pipeline on the real enwiki fragment: dump database, entity vocabulary,
     pretraining dataset with the roberta-base tokenizer (128-token sequences)."""
-    from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+    from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
     from luke_core.dump_db import BuildDumpDbOptions, build_dump_db
     from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
 

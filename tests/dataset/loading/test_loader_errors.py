@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from luke_core.dataset.loader import PretrainingLoader
+from luke_core.dataset.loading.loader import PretrainingLoader
 from luke_core.errors import LukeError
 from luke_testing.pretraining_data import (
     save_tiny_tokenizer,

@@ -12,8 +12,8 @@ import torch
 from transformers import AutoTokenizer
 
 from luke_core.dataset.format import Instance, load_metadata
-from luke_core.dataset.loader import PretrainingLoader
-from luke_core.dataset.masking import MaskingOptions
+from luke_core.dataset.loading.loader import PretrainingLoader
+from luke_core.dataset.loading.masking import MaskingOptions
 from luke_core.errors import LukeError
 from luke_testing.pretraining_data import (
     save_tiny_tokenizer,

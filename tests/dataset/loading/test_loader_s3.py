@@ -8,7 +8,7 @@ import pytest
 
 from luke_core import storage
 from luke_core.dataset.format import file_sha256, load_metadata
-from luke_core.dataset.loader import PretrainingLoader
+from luke_core.dataset.loading.loader import PretrainingLoader
 from luke_core.errors import LukeError
 from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
@@ -107,7 +107,7 @@ def test_s3_glob_and_resume(s3_dataset, tmp_path):
 
 
 def test_cache_limit_evicts_old_shards(s3_dataset, tmp_path, monkeypatch):
-    from luke_core.dataset import cache as cache_module
+    from luke_core.dataset.loading import cache as cache_module
 
     monkeypatch.setattr(cache_module, "EVICTION_GRACE_S", 0.0)
     uri, _ = s3_dataset
@@ -121,7 +121,7 @@ def test_cache_limit_evicts_old_shards(s3_dataset, tmp_path, monkeypatch):
 
 def _fetch_in_process(args):
     cache_dir, uri, shard = args
-    from luke_core.dataset.cache import ShardCache
+    from luke_core.dataset.loading.cache import ShardCache
 
     storage._clients.clear()
     return ShardCache(cache_dir).local_path(uri, shard)

@@ -13,10 +13,10 @@ import re
 import pytest
 import regex
 
-from luke_core.dataset.tokenization import (
+from luke_core.dataset.building.tokenization import SegmentTokenizer
+from luke_core.dataset.tokenizers import (
     BYTE_LEVEL_BPE,
     SENTENCEPIECE,
-    SegmentTokenizer,
     load_tokenizer,
     save_tokenizer,
     tokenizer_class_name,

@@ -1,4 +1,4 @@
-"""Masking of words and entities (luke_core/dataset/masking.py), checked against independent
+"""Masking of words and entities (luke_core/dataset/loading/masking.py), checked against independent
 statements of the reference's rules on many random instances."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from luke_core.dataset.masking import Masker, MaskingOptions, WordTable
+from luke_core.dataset.loading.masking import Masker, MaskingOptions, WordTable
 from luke_core.errors import LukeError
 from luke_testing.pretraining_data import save_tiny_tokenizer
 from luke_testing.shared_data import shared_data_path as shared_data

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from luke_core.dataset import format as dataset_format
-from luke_core.dataset import writer as writer_module
-from luke_core.dataset.columns import InstanceColumns
+from luke_core.dataset.building import writer as writer_module
+from luke_core.dataset.building.columns import InstanceColumns
+from luke_core.dataset.building.writer import ShardWriter
 from luke_core.dataset.format import Instance, open_shard, write_shard
-from luke_core.dataset.writer import ShardWriter
 
 
 def instances(count: int, seed: int = 0) -> list[Instance]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 import pyarrow as pa
 import pytest
 
-from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 from luke_core.dataset.describe import describe_dataset
 from luke_core.dataset.format import load_metadata
 from luke_core.dump_db import DumpDB

@@ -12,7 +12,7 @@ import os
 
 import pyarrow as pa
 
-from luke_core.dataset.columns import InstanceColumns
+from luke_core.dataset.building.columns import InstanceColumns
 from luke_core.dataset.format import ROWS_PER_BATCH, SCHEMA, ShardInfo, file_sha256, shard_name
 
 

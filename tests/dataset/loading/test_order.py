@@ -1,8 +1,8 @@
-"""The data order's arithmetic (luke_core/dataset/order.py) on uneven and empty shards."""
+"""The data order's arithmetic (luke_core/dataset/loading/order.py) on uneven and empty shards."""
 
 from __future__ import annotations
 
-from luke_core.dataset.order import DatasetStream, EpochLayout
+from luke_core.dataset.loading.order import DatasetStream, EpochLayout
 
 SHARDS = [5, 0, 17, 1, 30, 8]  # 61 items
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from luke_core.dataset.loader import PretrainingLoader
-from luke_core.dataset.mixing import apportion
+from luke_core.dataset.loading.loader import PretrainingLoader
+from luke_core.dataset.loading.mixing import apportion
 from luke_testing.pretraining_data import (
     save_tiny_tokenizer,
     synthetic_instances,

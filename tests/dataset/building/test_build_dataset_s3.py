@@ -8,7 +8,7 @@ import os
 import pytest
 
 from luke_core import storage
-from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 from luke_core.dataset.describe import compute_total_training_steps, describe_dataset
 from luke_core.dataset.format import load_metadata
 from luke_core.errors import LukeError

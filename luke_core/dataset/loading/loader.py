@@ -26,11 +26,16 @@ from typing import Any
 
 import torch.utils.data
 
-from luke_core.dataset.cache import ShardCache
-from luke_core.dataset.masking import Masker, MaskingOptions, WordTable
-from luke_core.dataset.order import EpochLayout
-from luke_core.dataset.sources import DatasetInfo, dataset_info, load_tokenizer, open_sources
-from luke_core.dataset.stream import BatchStream, StreamPlan, WorkerFailure
+from luke_core.dataset.loading.cache import ShardCache
+from luke_core.dataset.loading.masking import Masker, MaskingOptions, WordTable
+from luke_core.dataset.loading.order import EpochLayout
+from luke_core.dataset.loading.sources import (
+    DatasetInfo,
+    dataset_info,
+    load_tokenizer,
+    open_sources,
+)
+from luke_core.dataset.loading.stream import BatchStream, StreamPlan, WorkerFailure
 from luke_core.errors import LukeError
 
 logger = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
-from luke_core.dataset.columns import InstanceColumns
-from luke_core.dataset.sentences import SentenceSplitter
-from luke_core.dataset.tokenization import SegmentTokenizer
+from luke_core.dataset.building.columns import InstanceColumns
+from luke_core.dataset.building.sentences import SentenceSplitter
+from luke_core.dataset.building.tokenization import SegmentTokenizer
 from luke_core.dump_db import Page, Paragraph
 from luke_core.entity_vocab.vocab import UNK_ID, EntityVocab
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import torch.utils.data
 
 from luke_core import storage
-from luke_core.dataset.batch import LoadedItem, build_batch
-from luke_core.dataset.cache import ShardCache
 from luke_core.dataset.format import ShardInfo
-from luke_core.dataset.masking import Masker
-from luke_core.dataset.order import (
+from luke_core.dataset.loading.batch import LoadedItem, build_batch
+from luke_core.dataset.loading.cache import ShardCache
+from luke_core.dataset.loading.masking import Masker
+from luke_core.dataset.loading.order import (
     MASKING,
     DatasetStream,
     EpochLayout,
@@ -32,7 +32,7 @@ from luke_core.dataset.order import (
     ReaderPlan,
     seeded_rng,
 )
-from luke_core.dataset.shard_reader import ItemLimits, ShardReader
+from luke_core.dataset.loading.shard_reader import ItemLimits, ShardReader
 from luke_core.errors import LukeError
 
 

@@ -34,7 +34,7 @@ from functools import cached_property
 
 import numpy as np
 
-from luke_core.dataset.mixing import apportion, interleave, sampling_probabilities
+from luke_core.dataset.loading.mixing import apportion, interleave, sampling_probabilities
 
 SHARD_ORDER, ITEM_ORDER, MIXING, MASKING = 1, 2, 3, 4
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from luke_core.dataset.sentences import (
+from luke_core.dataset.building.sentences import (
     ICUSentenceSplitter,
     OpenNLPSentenceSplitter,
     _utf16_to_code_points,

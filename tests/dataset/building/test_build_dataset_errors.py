@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from luke_core.cli import luke
-from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
 from luke_testing.dataset_inputs import write_byte_tokenizer, write_dump_db, write_vocab

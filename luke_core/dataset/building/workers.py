@@ -20,10 +20,10 @@ import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from luke_core.dataset.columns import InstanceColumns
-from luke_core.dataset.instances import InstanceBuilder, InstanceCounts, InstanceRules
-from luke_core.dataset.sentences import SplitterSpec
-from luke_core.dataset.tokenization import SegmentTokenizer
+from luke_core.dataset.building.columns import InstanceColumns
+from luke_core.dataset.building.instances import InstanceBuilder, InstanceCounts, InstanceRules
+from luke_core.dataset.building.sentences import SplitterSpec
+from luke_core.dataset.building.tokenization import SegmentTokenizer
 from luke_core.dump_db import DumpDB, Page
 from luke_core.dump_db.database import decode_paragraphs
 from luke_core.entity_vocab.vocab import EntityVocab

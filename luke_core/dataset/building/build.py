@@ -28,6 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from luke_core import storage
+from luke_core.dataset.building.instances import InstanceCounts, InstanceRules
+from luke_core.dataset.building.language import category_names, resolve_language
+from luke_core.dataset.building.sentences import OPENNLP, SplitterSpec, resolve_splitter
+from luke_core.dataset.building.tokenization import SegmentTokenizer
+from luke_core.dataset.building.workers import UnitContext, process_units
+from luke_core.dataset.building.writer import ShardWriter
 from luke_core.dataset.format import (
     EARLIER_DATASET,
     ENTITY_VOCAB_FILE,
@@ -37,17 +43,7 @@ from luke_core.dataset.format import (
     file_sha256,
     tokenizer_sha256,
 )
-from luke_core.dataset.instances import InstanceCounts, InstanceRules
-from luke_core.dataset.language import category_names, resolve_language
-from luke_core.dataset.sentences import OPENNLP, SplitterSpec, resolve_splitter
-from luke_core.dataset.tokenization import (
-    SegmentTokenizer,
-    load_tokenizer,
-    save_tokenizer,
-    tokenizer_class_name,
-)
-from luke_core.dataset.workers import UnitContext, process_units
-from luke_core.dataset.writer import ShardWriter
+from luke_core.dataset.tokenizers import load_tokenizer, save_tokenizer, tokenizer_class_name
 from luke_core.dump_db import DumpDB
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError

@@ -10,7 +10,7 @@ import os
 import pyarrow as pa
 import pytest
 
-from luke_core.dataset.build import BuildDatasetOptions, build_dataset
+from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
 from luke_core.dataset.format import load_metadata
 from luke_core.entity_vocab.vocab import UNK_ID, EntityVocab
 from luke_testing.dataset_inputs import (
@@ -377,7 +377,7 @@ def test_output_directory(tmp_path, byte_tokenizer):
 def test_work_units_cover_every_page_once_and_shrink_at_the_end(total, size, processes):
     import numpy as np
 
-    from luke_core.dataset.build import _units
+    from luke_core.dataset.building.build import _units
 
     units = list(_units(np.arange(total), size, processes))
     assert [page for unit in units for page in unit] == list(range(total))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from luke_core.dataset.masking import MaskedInstance
+from luke_core.dataset.loading.masking import MaskedInstance
 
 BATCH_KEYS = (
     "word_ids",
