@@ -53,7 +53,7 @@ def parse_articles(texts: list[str]) -> None:
 
 
 def run_ours(dump: str, out: str, processes: int) -> None:
-    build_dump_db(dump, out, BuildDumpDbOptions(pool_size=processes, progress=False))
+    build_dump_db(dump, out, BuildDumpDbOptions(processes=processes, progress=False))
 
 
 def run_command(command: list[str]) -> None:

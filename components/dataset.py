@@ -10,6 +10,7 @@ from luke_k8s.images import preprocess_image
 def build_dataset(
     dump_db_uri: str,
     tokenizer: str,
+    preset: str,
     entity_vocab_uri: str,
     work_dir: str,
     name: str,
@@ -31,30 +32,26 @@ def build_dataset(
     report: Output[Markdown],
     dataset: Output[Dataset],
 ) -> str:
-    """Build `{work_dir}/dataset/{name}` (max_num_documents 0: all pages) from a dump
-    database (empty `dump_db_uri`: `{work_dir}/dump_db/{name}.db`) and an entity vocabulary
-    (empty `entity_vocab_uri`: the multilingual one, `{work_dir}/entity_vocab/
-    multilingual.jsonl`). An existing dataset built from the same inputs and options is
-    reused when `reuse_outputs`."""
+    """Build the dataset of the language `name` in the work dir (max_num_documents 0: all
+    pages) from a dump database (empty `dump_db_uri`: the language's database in the work
+    dir) and an entity vocabulary (empty `entity_vocab_uri`: the work dir's multilingual
+    one), tokenised by `tokenizer` (empty: the preset's base model's). With `reuse_outputs`
+    a dataset built from the same inputs (unchanged since) with the same options is kept."""
     from components.support import (
         dataset_markdown,
         log_metrics,
-        output_uri,
-        reusable_dataset,
         setup,
-        summary_values,
-        worker_processes,
         write_markdown,
         write_pointer,
     )
-    from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
+    from luke_core.dataset.building.build import build_dataset
+    from luke_core.dataset.building.options import BuildDatasetOptions
+    from luke_core.presets import base_model
+    from luke_core.workdir import WorkDir
 
     setup(s3_endpoint)
-    out = output_uri(work_dir, "dataset", name)
-    dump_db_uri = dump_db_uri or output_uri(work_dir, "dump_db", f"{name}.db")
-    entity_vocab_uri = entity_vocab_uri or output_uri(
-        work_dir, "entity_vocab", "multilingual.jsonl"
-    )
+    work = WorkDir(work_dir)
+    out = work.dataset(name)
     options = BuildDatasetOptions(
         sentence_splitter=sentence_splitter or None,
         language=language or None,
@@ -68,22 +65,25 @@ def build_dataset(
         max_num_documents=max_num_documents or None,
         predefined_entities_only=predefined_entities_only,
         seed=seed,
-        processes=worker_processes(),
+        reuse=reuse_outputs,
     )
-    inputs = {"dump_db": dump_db_uri, "tokenizer": tokenizer, "entity_vocab": entity_vocab_uri}
-    summary = reusable_dataset(out, inputs, options) if reuse_outputs else None
-    reused = summary is not None
-    if not reused:
-        summary = build_dataset(dump_db_uri, tokenizer, entity_vocab_uri, out, options)
-    log_metrics(metrics, {**summary_values(summary), "reused": int(reused)})
+    summary = build_dataset(
+        dump_db_uri or work.dump_db(name),
+        base_model(preset or None, tokenizer or None),
+        entity_vocab_uri or work.entity_vocab(),
+        out,
+        options,
+    )
+    log_metrics(metrics, summary)
     write_markdown(report, dataset_markdown(out, name))
-    write_pointer(dataset, out, "dataset", language=language)
+    write_pointer(dataset, out, "dataset", language=language, reused=summary.reused)
     return out
 
 
 @dsl.component(base_image=preprocess_image(), install_kfp_package=False)
 def compute_total_training_steps(
     dataset_dirs: list,
+    preset: str,
     deepspeed_config: str,
     num_nodes: int,
     procs_per_node: int,
@@ -92,14 +92,16 @@ def compute_total_training_steps(
     metrics: Output[Metrics],
 ) -> int:
     """ceil(items of all datasets / batch size * epochs), from their metadata alone, with
-    the batch size the DeepSpeed config gives training on num_nodes x procs_per_node
-    processes (one number, one place)."""
+    the batch size the DeepSpeed config of stage 1 (empty: the preset's) gives training on
+    num_nodes x procs_per_node processes (one number, one place)."""
     from components.support import setup
     from luke_core.dataset.describe import compute_total_training_steps
+    from luke_core.presets import stage_config
     from luke_core.training.deepspeed_config import load_config, train_batch_size
 
     setup(s3_endpoint)
-    batch_size = train_batch_size(load_config(deepspeed_config), num_nodes * procs_per_node)
+    config = load_config(stage_config(preset or None, deepspeed_config or None, 1))
+    batch_size = train_batch_size(config, num_nodes * procs_per_node)
     steps = compute_total_training_steps(sorted(dataset_dirs), batch_size, num_epochs)
     metrics.log_metric("train_batch_size", batch_size)
     metrics.log_metric("total_training_steps", steps)

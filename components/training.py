@@ -12,6 +12,7 @@ def pretrain(
     dataset_dirs: list,
     work_dir: str,
     stage: str,
+    preset: str,
     bert_model_name: str,
     deepspeed_config: str,
     num_epochs: int,
@@ -19,9 +20,9 @@ def pretrain(
     fix_bert_weights: bool,
     resume_checkpoint_id: str,
     reset_optimization_states: bool,
+    masking: str,
     masked_lm_prob: float,
     masked_entity_prob: float,
-    whole_word_masking: bool,
     save_interval_steps: int,
     sampling_smoothing: float,
     seed: int,
@@ -37,27 +38,31 @@ def pretrain(
     curves: Output[HTML],
     checkpoint: Output[Model],
 ) -> str:
-    """Train `{work_dir}/training/{stage}` to its end (a restarted step resumes from its
-    latest complete checkpoint) and return that run folder. A PyTorchJob gets this step's
-    S3 endpoint, and the image and Secrets the pipeline was compiled with (`job_defaults`),
-    unless `job_options` says otherwise."""
-    from components.support import launch_stage, output_uri, report_stage, setup
+    """Train the work dir's run folder of `stage` to its end (a restarted step resumes from its
+    latest complete checkpoint) and return that run folder. The preset fills what is left
+    empty (`bert_model_name`, `deepspeed_config`, `entity_emb_size` 0, `masking`: else
+    `whole-word` or `subword`). A PyTorchJob gets this step's S3 endpoint, and the image and
+    Secrets the pipeline was compiled with (`job_defaults`), unless `job_options` says
+    otherwise."""
+    from components.support import launch_stage, report_stage, setup, whole_word_masking
     from luke_core.launch import TrainingJobSpec, pretrain_arguments
     from luke_core.training.options import PretrainOptions
+    from luke_core.workdir import WorkDir
 
     setup(s3_endpoint)
-    out = output_uri(work_dir, "training", stage)
+    out = WorkDir(work_dir).training(stage)
     options = PretrainOptions(
-        deepspeed_config_file=deepspeed_config,
-        bert_model_name=bert_model_name,
-        entity_emb_size=entity_emb_size,
+        preset=preset or None,
+        deepspeed_config_file=deepspeed_config or None,
+        bert_model_name=bert_model_name or None,
+        entity_emb_size=entity_emb_size or None,
         fix_bert_weights=fix_bert_weights,
         reset_optimization_states=reset_optimization_states,
         resume_checkpoint_id=resume_checkpoint_id or None,
         num_epochs=num_epochs,
         masked_lm_prob=masked_lm_prob,
         masked_entity_prob=masked_entity_prob,
-        whole_word_masking=whole_word_masking,
+        whole_word_masking=whole_word_masking(masking),
         save_interval_steps=save_interval_steps or None,
         sampling_smoothing=sampling_smoothing,
         seed=seed,

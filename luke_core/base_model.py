@@ -1,7 +1,11 @@
-"""A small base model made locally, for the demo on a laptop: nothing can come from a model
-hub here, so a RoBERTa byte-level BPE tokenizer is trained on the sample dump's own text
-with `tokenizers`, and a small randomly initialised RoBERTa is saved beside it, as a folder
-that `--bert-model-name` and `AutoTokenizer` load like `roberta-base`."""
+"""The base model of the `tiny` preset, made locally (nothing can come from a model hub on a
+laptop or here): `make_local_base_model` trains a RoBERTa byte-level BPE tokenizer on a sample
+dump's own text with `tokenizers` and saves a small randomly initialised RoBERTa beside it, as
+a folder that `--bert-model-name` and `AutoTokenizer` load like `roberta-base`.
+
+`random_base_config` and `save_random_base_model` are the one definition of such a model
+(sizes from `luke_core.presets.TINY_BASE` unless told otherwise), also for the tests and the
+benchmarks."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from luke_core import storage
 from luke_core.dump_db.reader import DumpReader
 from luke_core.dump_db.wikitext import parse_wikitext
 from luke_core.errors import LukeError
+from luke_core.presets import TINY_BASE
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +29,12 @@ ROBERTA_SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 @dataclass(frozen=True, kw_only=True)
 class LocalBaseModelOptions:
     vocab_size: int = 8000
-    hidden_size: int = 64
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 2
-    intermediate_size: int = 256
-    max_seq_length: int = 128
+    """Of the tokenizer trained on the sample."""
+    hidden_size: int = TINY_BASE.hidden_size
+    num_hidden_layers: int = TINY_BASE.num_hidden_layers
+    num_attention_heads: int = TINY_BASE.num_attention_heads
+    intermediate_size: int = TINY_BASE.intermediate_size
+    max_seq_length: int = TINY_BASE.max_seq_length
     max_articles: int = 1000
     seed: int = 0
 
@@ -81,28 +87,65 @@ def _train_tokenizer(texts: list[str], folder: str, options: LocalBaseModelOptio
 
 
 def _save_random_roberta(folder: str, options: LocalBaseModelOptions) -> None:
-    import torch
-    from transformers import AutoTokenizer, RobertaConfig, RobertaForMaskedLM, RobertaModel
+    from transformers import AutoTokenizer
 
     with open(os.path.join(folder, "vocab.json")) as f:
         vocab_size = len(json.load(f))
-    config = RobertaConfig(
+    config = random_base_config(
         vocab_size=vocab_size,
         hidden_size=options.hidden_size,
         num_hidden_layers=options.num_hidden_layers,
         num_attention_heads=options.num_attention_heads,
         intermediate_size=options.intermediate_size,
-        max_position_embeddings=options.max_seq_length + 2,
+        max_seq_length=options.max_seq_length,
+    )
+    save_random_base_model(folder, config, seed=options.seed)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.model_max_length = options.max_seq_length
+    tokenizer.save_pretrained(folder)
+
+
+def random_base_config(
+    *,
+    model_type: str = "roberta",
+    vocab_size: int,
+    hidden_size: int = TINY_BASE.hidden_size,
+    num_hidden_layers: int = TINY_BASE.num_hidden_layers,
+    num_attention_heads: int = TINY_BASE.num_attention_heads,
+    intermediate_size: int = TINY_BASE.intermediate_size,
+    max_seq_length: int = TINY_BASE.max_seq_length,
+    **overrides,
+):
+    """A RoBERTa (or XLM-R: `model_type="xlm-roberta"`) config whose position table covers
+    `max_seq_length` words (+ the padding offset), with RoBERTa's special token ids."""
+    from transformers import AutoConfig
+
+    return AutoConfig.for_model(
+        model_type,
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_seq_length + 2,
         type_vocab_size=1,
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
+        **overrides,
     )
-    torch.manual_seed(options.seed)
-    model = RobertaForMaskedLM(config)
-    # the masked-LM class has no pooler; a full RoBERTa checkpoint has one
-    model.roberta.pooler = RobertaModel(config, add_pooling_layer=True).pooler
+
+
+def save_random_base_model(folder: str, config, *, seed: int = 0) -> str:
+    """Save a randomly initialised masked-LM base model of `config` to `folder`, with the
+    pooler a full pretrained checkpoint has (the masked-LM class leaves it out, and LUKE
+    takes it over)."""
+    import torch
+    from transformers import AutoModel, AutoModelForMaskedLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForMaskedLM.from_config(config)
+    base = getattr(model, model.base_model_prefix)
+    base.pooler = AutoModel.from_config(config, add_pooling_layer=True).pooler
     model.save_pretrained(folder)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    tokenizer.model_max_length = options.max_seq_length
-    tokenizer.save_pretrained(folder)
+    return folder

@@ -25,6 +25,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -81,8 +82,6 @@ def cache_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-
-# --- S3 client -------------------------------------------------------------------------
 
 _clients: dict[int, Any] = {}
 
@@ -163,9 +162,6 @@ class _S3Reader(io.RawIOBase):
         super().close()
 
 
-# --- queries ---------------------------------------------------------------------------
-
-
 def exists(uri: str) -> bool:
     """True for an existing file or a non-empty directory (S3: an object or a prefix)."""
     if not is_s3(uri):
@@ -199,14 +195,33 @@ def _head(bucket: str, key: str) -> dict | None:
 
 
 def size(uri: str) -> int:
+    return stat(uri).size
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """A file's size and when it was last written (ISO 8601, UTC): with the size, how a
+    step tells that an input was replaced since it read it (a copy may keep an old time,
+    a rewrite may keep the size)."""
+
+    size: int
+    modified: str
+
+
+def stat(uri: str) -> FileStat:
     if not is_s3(uri):
-        return os.path.getsize(_local(uri))
+        try:
+            found = os.stat(_local(uri))
+        except FileNotFoundError:
+            raise LukeError(f"{uri}: no such file") from None
+        modified = datetime.fromtimestamp(found.st_mtime_ns / 1e9, UTC)
+        return FileStat(found.st_size, modified.isoformat())
     bucket, key = split_s3(uri)
     with _s3_errors(uri):
         head = _head(bucket, key)
     if head is None:
         raise LukeError(f"{uri}: no such object")
-    return int(head["ContentLength"])
+    return FileStat(int(head["ContentLength"]), head["LastModified"].astimezone(UTC).isoformat())
 
 
 def list_files(uri: str) -> list[str]:
@@ -297,9 +312,6 @@ def _expand_s3(pattern: str) -> list[str]:
     return [f"{S3_PREFIX}{bucket}/{c}" for c in sorted(candidates) if regex.fullmatch(c)]
 
 
-# --- reading ---------------------------------------------------------------------------
-
-
 def open_input(uri: str, mode: str = "rb", encoding: str = "utf-8") -> BinaryIO | io.TextIOBase:
     """Open a file for streaming reads. An S3 object is streamed, not downloaded first."""
     if mode not in ("rb", "r"):
@@ -384,9 +396,6 @@ def copy_to_local(uri: str, path: str) -> None:
             s3_client().download_file(bucket, key, path)
     else:
         shutil.copyfile(_local(uri), path)
-
-
-# --- writing ---------------------------------------------------------------------------
 
 
 def upload_file(path: str, uri: str) -> None:

@@ -17,12 +17,13 @@ crash costs at most the checkpoint interval while a bad config fails the job in 
 Usage (the job's container command): `python -m luke_k8s.torchrun_node [torchrun options]
 -m luke_core pretrain ARGS`. Each worker runs as `-m luke_k8s.torchrun_node --worker
 luke_core pretrain ARGS`, which turns a distributed error into TRANSIENT_WORKER_EXIT_CODE.
-Standard library and torch only: this runs in the training image.
+Standard library, torch and `luke_core.parallel` only: this runs in the training image.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import runpy
 import sys
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ def node_main(argv: Sequence[str]) -> int:
     from torch.distributed.run import parse_args, run
 
     args = parse_args(list(argv))
+    share_cpus(args.nproc_per_node)
     if args.module and not args.no_python:
         # Run the module through this file's worker mode, which classifies its errors.
         args.training_script_args = [WORKER_FLAG, args.training_script, *args.training_script_args]
@@ -60,6 +62,17 @@ def node_main(argv: Sequence[str]) -> int:
         logger.error("torchrun agent failed: %s: %s", type(exc).__name__, exc)
         return _report(code)
     return 0
+
+
+def share_cpus(nproc_per_node: str) -> None:
+    """Give each worker an equal share of the CPUs the pod may use (its cgroup quota, not
+    the node's cores) as its thread count, unless OMP_NUM_THREADS says otherwise: torchrun
+    would set 1, which starves the data loading and the CPU-side optimizer work."""
+    from luke_core.parallel import available_cpus
+
+    processes = int(nproc_per_node) if str(nproc_per_node).isdigit() else 1
+    threads = max(1, available_cpus() // max(1, processes))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
 
 def child_failure_exit_code(worker_exit_codes: dict[int, int]) -> int:

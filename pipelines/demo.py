@@ -19,7 +19,10 @@ from typing import Any
 
 from luke_core import storage
 from luke_core.base_model import LocalBaseModelOptions, make_local_base_model
+from luke_core.errors import LukeError
+from luke_core.presets import TINY_BASE
 from luke_core.samples import sample_dump
+from luke_core.workdir import STAGES, WorkDir
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +31,10 @@ DEMO_PARAMETERS: dict[str, Any] = {
     "entity_vocab_size": 20_000,
     "sentence_splitter": "en",
     "include_unk_entities": False,
-    "max_seq_length": 128,
+    "max_seq_length": TINY_BASE.max_seq_length,
     "max_entity_length": 32,
-    "stage1_deepspeed_config": "tiny-cpu",
-    "stage2_deepspeed_config": "tiny-cpu",
+    "preset": "tiny",
     "num_epochs": 20,
-    "entity_emb_size": 64,
     "save_interval_steps": 200,
     "dataloader_workers": 0,
     "training_launcher": "local",
@@ -41,7 +42,7 @@ DEMO_PARAMETERS: dict[str, Any] = {
     "procs_per_node": 2,
     "hf_repo_id": "",
 }
-DEMO_BASE_MODEL = LocalBaseModelOptions(vocab_size=8000, hidden_size=64, num_hidden_layers=2)
+DEMO_BASE_MODEL = LocalBaseModelOptions()  # the tiny preset's sizes
 
 
 @dataclass
@@ -86,8 +87,15 @@ def run_demo(out_dir: str = "runs/demo", *, s3: bool = False) -> DemoResult:
 def _start_storage(out_dir: str):
     """A SeaweedFS server for this run, keeping its data in OUT/seaweedfs (a rerun finds
     it); credentials go to the environment only (the pipeline's processes inherit it),
-    until the run ends."""
-    from luke_testing.seaweedfs import start_seaweedfs
+    until the run ends. The server comes from the test support of a checkout
+    (`testsupport/`, installed by scripts/setup.sh), not from the wheel."""
+    try:
+        from luke_testing.seaweedfs import start_seaweedfs
+    except ImportError:
+        raise LukeError(
+            "--s3 starts the SeaweedFS server of the project's test support: run the demo "
+            "from a checkout set up by scripts/setup.sh (bash scripts/demo.sh --s3)"
+        ) from None
 
     server = start_seaweedfs(os.path.join(out_dir, "seaweedfs"))
     os.environ.update(server.env)
@@ -139,8 +147,8 @@ def _write_report(out_dir: str, work_dir: str, model_uri: str) -> tuple[str, tup
     from luke_core.training.metrics import read_metrics
 
     sections, last = [], {}
-    for stage in ("stage1", "stage2"):
-        rows = read_metrics(storage.join(work_dir, "training", stage))
+    for stage in STAGES:
+        rows = read_metrics(WorkDir(work_dir).training(stage))
         last = rows[-1] if rows else {}
         body = curves_html(rows, f"LUKE demo, {stage}")
         sections.append(body.split("<body>", 1)[1].rsplit("</body>", 1)[0])

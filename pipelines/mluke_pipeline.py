@@ -3,14 +3,14 @@ vocabulary; the interwiki database from Wikidata; the multilingual vocabulary me
 it; per language (in parallel) a dataset over that vocabulary; both stages over all the
 datasets (mixed by size^smoothing); export with `MLukeTokenizer`; upload.
 
-Defaults follow the published mLUKE run: 24 Wikipedias, xlm-roberta-base, 1.2M entities
-present in at least 3 languages, ICU sentences per language, no unknown entities, subword
-masking.
+Defaults follow the published mLUKE run: 24 Wikipedias, the mluke-base preset
+(xlm-roberta-base, its DeepSpeed configs, subword masking), 1.2M entities present in at least
+3 languages, ICU sentences per language, no unknown entities; the other defaults are the
+steps' own (`pipelines.tasks`).
 """
 
 from kfp import dsl
 
-from components.dataset import build_dataset
 from components.dump_db import build_dump_db
 from components.entity_vocab import (
     build_entity_vocab,
@@ -18,7 +18,15 @@ from components.entity_vocab import (
     build_multilingual_entity_vocab,
 )
 from pipelines.settings import configure
-from pipelines.stages import train_and_export
+from pipelines.tasks import (
+    DATASET,
+    PRETRAIN,
+    S3_ENDPOINT,
+    DatasetParams,
+    TrainingParams,
+    dataset_task,
+    train_and_export,
+)
 
 MLUKE_LANGUAGES = (
     "ar bn de nl el en es fi fr hi id it ja ko pl pt ru sv sw te th tr vi zh".split()  # noqa: SIM905
@@ -42,28 +50,30 @@ def mluke_pipeline(
     wikidata_uri: str = "s3://mlpipeline/luke/dumps/latest-all.json.bz2",
     interwiki_languages: list = [],  # noqa: B006 - a KFP default; empty: wikipedias' languages
     work_dir: str = "s3://mlpipeline/luke/mluke-run",
-    s3_endpoint: str = "http://seaweedfs.kubeflow:8333",
-    bert_model_name: str = "xlm-roberta-base",
+    s3_endpoint: str = S3_ENDPOINT,
+    preset: str = "mluke-base",
+    bert_model_name: str = "",
     language_vocab_size: int = 1_000_000,
     entity_vocab_size: int = 1_200_000,
     min_num_languages: int = 3,
-    include_unk_entities: bool = False,
-    max_seq_length: int = 512,
-    max_entity_length: int = 128,
-    max_mention_length: int = 30,
-    min_sentence_length: int = 5,
+    include_unk_entities: bool = DATASET.include_unk_entities,
+    max_seq_length: int = DATASET.max_seq_length,
+    max_entity_length: int = DATASET.max_entity_length,
+    max_mention_length: int = DATASET.max_mention_length,
+    min_sentence_length: int = DATASET.min_sentence_length,
     max_num_documents: int = 0,
-    dataset_seed: int = 0,
-    stage1_deepspeed_config: str = "mluke-base-stage1",
-    stage2_deepspeed_config: str = "mluke-base-stage2",
-    num_epochs: int = 20,
-    entity_emb_size: int = 256,
-    masked_lm_prob: float = 0.15,
-    masked_entity_prob: float = 0.15,
-    sampling_smoothing: float = 0.7,
-    save_interval_steps: int = 1000,
-    seed: int = 42,
-    dataloader_workers: int = 2,
+    dataset_seed: int = DATASET.seed,
+    stage1_deepspeed_config: str = "",
+    stage2_deepspeed_config: str = "",
+    num_epochs: int = PRETRAIN.num_epochs,
+    entity_emb_size: int = 0,
+    masking: str = "",
+    masked_lm_prob: float = PRETRAIN.masked_lm_prob,
+    masked_entity_prob: float = PRETRAIN.masked_entity_prob,
+    sampling_smoothing: float = PRETRAIN.sampling_smoothing,
+    save_interval_steps: int = PRETRAIN.save_interval_steps,
+    seed: int = PRETRAIN.seed,
+    dataloader_workers: int = PRETRAIN.num_workers,
     training_launcher: str = "pytorchjob",
     num_nodes: int = 1,
     procs_per_node: int = 8,
@@ -80,7 +90,6 @@ def mluke_pipeline(
                 work_dir=work_dir,
                 name=wiki.language,
                 s3_endpoint=s3_endpoint,
-                pool_size=0,
                 reuse_outputs=reuse_outputs,
             ),
             "build-dump-db",
@@ -96,6 +105,7 @@ def mluke_pipeline(
                 white_list_uris=[],
                 white_list_only=False,
                 s3_endpoint=s3_endpoint,
+                reuse_outputs=reuse_outputs,
             ),
             "build-entity-vocab",
         )
@@ -119,61 +129,21 @@ def mluke_pipeline(
             vocab_size=entity_vocab_size,
             min_num_languages=min_num_languages,
             s3_endpoint=s3_endpoint,
+            reuse_outputs=reuse_outputs,
         ),
         "build-multilingual-entity-vocab",
     )
+    datasets = DatasetParams.of(locals())
     # The loop takes nothing from an upstream task (kfp.local 2.17 hands a loop the loop
     # item in place of every upstream output it consumes): the datasets read the work dir's
-    # databases and multilingual vocabulary by their paths, after the vocabulary is built.
+    # databases and multilingual vocabulary by their paths, after the vocabulary is built;
+    # each language's sentences are split by ICU for the language.
     with dsl.ParallelFor(wikipedias, name="datasets") as wiki:
-        dataset = configure(
-            build_dataset(
-                dump_db_uri="",  # the language's database, {work_dir}/dump_db/{language}.db
-                tokenizer=bert_model_name,
-                entity_vocab_uri="",  # {work_dir}/entity_vocab/multilingual.jsonl
-                work_dir=work_dir,
-                name=wiki.language,
-                language=wiki.language,
-                sentence_splitter="",  # ICU for the language
-                max_seq_length=max_seq_length,
-                max_entity_length=max_entity_length,
-                max_mention_length=max_mention_length,
-                min_sentence_length=min_sentence_length,
-                include_unk_entities=include_unk_entities,
-                abstract_only=False,
-                include_sentences_without_entities=False,
-                max_num_documents=max_num_documents,
-                predefined_entities_only=False,
-                seed=dataset_seed,
-                reuse_outputs=reuse_outputs,
-                s3_endpoint=s3_endpoint,
-            ),
-            "build-dataset",
-            hf=True,  # the tokenizer may be a private model of the Hub
-        ).after(vocab)
-    training = {
-        "work_dir": work_dir,
-        "bert_model_name": bert_model_name,
-        "num_epochs": num_epochs,
-        "entity_emb_size": entity_emb_size,
-        "masked_lm_prob": masked_lm_prob,
-        "masked_entity_prob": masked_entity_prob,
-        "whole_word_masking": False,
-        "save_interval_steps": save_interval_steps,
-        "sampling_smoothing": sampling_smoothing,
-        "seed": seed,
-        "num_workers": dataloader_workers,
-        "launcher": training_launcher,
-        "num_nodes": num_nodes,
-        "procs_per_node": procs_per_node,
-        "job_options": job_options,
-        "s3_endpoint": s3_endpoint,
-    }
+        dataset = dataset_task(datasets, name=wiki.language, language=wiki.language).after(vocab)
+    training = TrainingParams.of(locals())
     model = train_and_export(
         datasets=lambda: dsl.Collected(dataset.outputs["Output"]),
-        stage_configs=(stage1_deepspeed_config, stage2_deepspeed_config),
         training=training,
-        tokenizer_class="MLukeTokenizer",
         use_entity_aware_attention=use_entity_aware_attention,
         hf_repo_id=hf_repo_id,
         hf_private=hf_private,

@@ -18,7 +18,7 @@ from typing import Any
 
 from kfp import kubernetes
 
-from components.support import STEP_CPUS_ENV
+from luke_core.parallel import STEP_CPUS_ENV
 from luke_k8s import images
 
 S3_SECRET_KEYS = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}

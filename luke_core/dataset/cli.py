@@ -2,7 +2,19 @@
 
 import click
 
+from luke_core.cli_options import (
+    default,
+    options_of,
+    processes_option,
+    progress_option,
+    reuse_option,
+)
+from luke_core.dataset.building.options import OPENNLP_MODEL_ENV, BuildDatasetOptions
 from luke_core.progress import summary_dict
+
+
+def _default(name: str):
+    return default(BuildDatasetOptions, name)
 
 
 @click.command("build-wikipedia-pretraining-dataset")
@@ -17,21 +29,26 @@ from luke_core.progress import summary_dict
 )
 @click.option(
     "--opennlp-model",
-    envvar="LUKE_OPENNLP_MODEL",
-    help="OpenNLP sentence model, e.g. en-sent.bin (env LUKE_OPENNLP_MODEL).",
+    help=f"OpenNLP sentence model, e.g. en-sent.bin [${OPENNLP_MODEL_ENV}].",
 )
 @click.option(
     "--language",
     default=None,
     help="Language of the titles (default: the dump's; required with a multilingual vocab).",
 )
-@click.option("--max-seq-length", type=int, default=512, show_default=True)
-@click.option("--max-entity-length", type=int, default=128, show_default=True)
-@click.option("--max-mention-length", type=int, default=30, show_default=True)
-@click.option("--min-sentence-length", type=int, default=5, show_default=True)
+@click.option("--max-seq-length", type=int, default=_default("max_seq_length"), show_default=True)
+@click.option(
+    "--max-entity-length", type=int, default=_default("max_entity_length"), show_default=True
+)
+@click.option(
+    "--max-mention-length", type=int, default=_default("max_mention_length"), show_default=True
+)
+@click.option(
+    "--min-sentence-length", type=int, default=_default("min_sentence_length"), show_default=True
+)
 @click.option(
     "--include-unk-entities/--skip-unk-entities",
-    default=False,
+    default=_default("include_unk_entities"),
     show_default=True,
     help="Keep links to entities outside the vocabulary as [UNK].",
 )
@@ -47,36 +64,28 @@ from luke_core.progress import summary_dict
     is_flag=True,
     help="Only the pages whose title is in the entity vocabulary.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the page order.")
 @click.option(
-    "--processes",
-    "--pool-size",
-    "-j",
-    "processes",
-    type=int,
-    default=None,
-    help="Worker processes (default: all cores).",
+    "--seed", type=int, default=_default("seed"), show_default=True, help="Seed of the page order."
 )
+@processes_option("--pool-size")
 @click.option(
     "--shard-size",
     type=int,
-    default=16384,
+    default=_default("shard_size"),
     show_default=True,
     help="Instances per shard.",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
-def build_dataset_command(dump_db, tokenizer, entity_vocab, out_dir, processes, **options) -> None:
+@reuse_option
+@progress_option
+def build_dataset_command(dump_db, tokenizer, entity_vocab, out_dir, **options) -> None:
     """Build the pretraining dataset of DUMP_DB (step 1's dump database) with TOKENIZER (a
     Hugging Face name or folder) and ENTITY_VOCAB into the directory OUT_DIR (local or
     s3://), and print the summary as JSON."""
     from luke_core.cli import echo_json
-    from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
+    from luke_core.dataset.building.build import build_dataset
 
-    if processes is not None:
-        options["processes"] = processes
-    summary = build_dataset(
-        dump_db, tokenizer, entity_vocab, out_dir, BuildDatasetOptions(**options)
-    )
+    options = options_of(BuildDatasetOptions, **options)
+    summary = build_dataset(dump_db, tokenizer, entity_vocab, out_dir, options)
     echo_json(summary_dict(summary))
 
 

@@ -30,7 +30,12 @@ def compute_total_training_steps(
         raise LukeError(f"number of epochs must be at least 1, not {num_epochs}")
     dirs = storage.expand(dataset_dirs, what="dataset directory")
     items = sum(load_metadata(d).number_of_items for d in dirs)
-    return -(-items * num_epochs // train_batch_size)
+    return total_training_steps(items, train_batch_size, num_epochs)
+
+
+def total_training_steps(number_of_items: int, train_batch_size: int, num_epochs: int) -> int:
+    """The reference's compute-total-training-steps: ceil(items / batch * epochs)."""
+    return -(-number_of_items * num_epochs // train_batch_size)  # exact integer ceiling
 
 
 def describe_dataset(uri: str, options) -> dict[str, Any]:

@@ -128,7 +128,10 @@ class DatasetMetadata:
     entity_vocab_sha256: str = ""
     """Of `entity_vocab.jsonl`: mixed datasets must mean the same entity by an id."""
     build_options: dict[str, Any] = field(default_factory=dict)
+    """The options as given, defaults resolved, and the inputs by name."""
     summary: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+    """What the dataset was built from (`luke_core.reuse.Recipe`): what `--reuse` compares."""
     kind: str = KIND
     format_version: int = FORMAT_VERSION
 

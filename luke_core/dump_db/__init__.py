@@ -2,7 +2,7 @@
 
 from luke_core.dump_db.build import BuildDumpDbOptions, BuildDumpDbSummary, build_dump_db
 from luke_core.dump_db.database import DumpDB, Page
-from luke_core.dump_db.merge import MergeDumpDbSummary, merge_dump_dbs
+from luke_core.dump_db.merge import MergeDumpDbOptions, MergeDumpDbSummary, merge_dump_dbs
 from luke_core.dump_db.wikitext import Link, Paragraph
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "BuildDumpDbSummary",
     "DumpDB",
     "Link",
+    "MergeDumpDbOptions",
     "MergeDumpDbSummary",
     "Page",
     "Paragraph",

@@ -13,19 +13,27 @@ is the same whatever the pool size.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from luke_core import storage
 from luke_core.dump_db.database import DumpDB, DumpDBWriter, encode_paragraphs, new_build_meta
 from luke_core.dump_db.reader import DumpReader, RawPage, SiteInfo
 from luke_core.dump_db.wikitext import WikitextRules, normalize_title, parse_wikitext
 from luke_core.errors import LukeError
-from luke_core.parallel import OrderedPool
+from luke_core.parallel import OrderedPool, available_cpus
 from luke_core.progress import log_summary, progress_bar
+from luke_core.reuse import (
+    Recipe,
+    file_stamp,
+    neutral,
+    published_file,
+    read_sidecar,
+    recipe_options,
+    reused_summary,
+)
 from luke_core.sqlite_artifact import check_output_location
 
 logger = logging.getLogger(__name__)
@@ -39,21 +47,26 @@ _TEXT_REDIRECT = re.compile(
 # are small so that every worker has work within milliseconds of the start.
 _CHUNK_TEXT_BYTES = 1 << 18
 _FIRST_CHUNK_TEXT_BYTES = 1 << 14
+RULES_VERSION = 1
+"""Raised when a change of the parsing rules changes the databases this step writes."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class BuildDumpDbOptions:
     """Options of `luke build-dump-db`."""
 
-    pool_size: int = field(default_factory=lambda: os.cpu_count() or 1)
+    processes: int = neutral(default_factory=available_cpus)
     """Processes parsing wikitext; 1 parses in the main process."""
-    chunk_size: int = 100
+    chunk_size: int = neutral(default=100)
     """Articles per task sent to a worker (fewer when their text is long)."""
-    progress: bool = True
+    reuse: bool = neutral(default=False)
+    """Keep OUT when it was built from the same dump files (unchanged since) by the same
+    rules: see `luke_core.reuse`."""
+    progress: bool = neutral(default=True)
 
     def __post_init__(self) -> None:
-        if self.pool_size < 1:
-            raise LukeError(f"pool size must be at least 1, not {self.pool_size}")
+        if self.processes < 1:
+            raise LukeError(f"processes must be at least 1, not {self.processes}")
         if self.chunk_size < 1:
             raise LukeError(f"chunk size must be at least 1, not {self.chunk_size}")
 
@@ -78,6 +91,8 @@ class BuildDumpDbSummary:
     seconds: float = 0.0
     pages_per_second: float = 0.0
     megabytes_per_second: float = 0.0
+    reused: bool = False
+    """OUT was current and kept (`reuse`); the figures are those of its build."""
 
 
 def build_dump_db(
@@ -87,9 +102,12 @@ def build_dump_db(
     options = options or BuildDumpDbOptions()
     sources = storage.expand(dumps, what="dump file")
     check_output_location(out, sources, DumpDB.DESCRIPTION)
+    recipe = _recipe(sources, options)
+    if options.reuse and (earlier := reused_summary(out, recipe, read_sidecar, BuildDumpDbSummary)):
+        return earlier
     started = time.perf_counter()
     summary = BuildDumpDbSummary()
-    with storage.output_file(out) as tmp:
+    with published_file(out, recipe, summary) as tmp:
         writer = DumpDBWriter(tmp)
         try:
             site = _parse_all(sources, writer, summary, options)
@@ -99,7 +117,7 @@ def build_dump_db(
                 )
             summary.redirect_loops = writer.resolve_redirects()
             _finish_summary(summary, started)
-            writer.finish(_meta(site, sources, summary, options))
+            writer.finish(_meta(site, sources, summary))
         except BaseException:
             writer.abort()
             raise
@@ -115,7 +133,7 @@ def _parse_all(
 ) -> SiteInfo:
     first_site: SiteInfo | None = None
     with (
-        OrderedPool(options.pool_size) as pool,
+        OrderedPool(options.processes) as pool,
         progress_bar(desc="build-dump-db", unit="page", disable=not options.progress) as bar,
     ):
         for uri in sources:
@@ -237,12 +255,15 @@ def _finish_summary(summary: BuildDumpDbSummary, started: float) -> None:
     summary.megabytes_per_second = summary.xml_bytes / 1e6 / summary.seconds
 
 
-def _meta(
-    site: SiteInfo, sources: list[str], summary: BuildDumpDbSummary, options: BuildDumpDbOptions
-) -> dict:
+def _recipe(sources: list[str], options: BuildDumpDbOptions) -> Recipe:
+    inputs = {f"dump[{i}]": file_stamp(uri) for i, uri in enumerate(sources)}
+    return Recipe("build-dump-db", RULES_VERSION, inputs, recipe_options(options))
+
+
+def _meta(site: SiteInfo, sources: list[str], summary: BuildDumpDbSummary) -> dict:
     language = site.language or (site.dbname or "").removesuffix("wiki") or None
     return {
-        **new_build_meta(sources),
+        **new_build_meta(),
         "language": language,
         "site": {k: v for k, v in asdict(site).items() if k != "namespaces"},
         "namespaces": {str(k): v for k, v in sorted(site.namespaces.items())},
@@ -260,5 +281,4 @@ def _meta(
                 "redirect_loops",
             )
         },
-        "options": {"pool_size": options.pool_size, "chunk_size": options.chunk_size},
     }

@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from luke_core import storage
 from luke_core.dump_db.wikitext import Link, Paragraph, WikitextRules, normalize_title
 from luke_core.errors import LukeError
 from luke_core.sqlite_artifact import SQLiteArtifact
@@ -156,14 +155,10 @@ class DumpDBWriter:
         self.conn.close()
 
 
-def new_build_meta(inputs: Sequence[str] = ()) -> dict[str, Any]:
-    """A build's identity, time and the sizes of its input files (with the time, how a
-    later step tells that an input was replaced since: a copy may keep an old time)."""
-    return {
-        "build_id": uuid.uuid4().hex,
-        "created": datetime.now(UTC).isoformat(),
-        "input_sizes": {uri: storage.size(uri) for uri in inputs if uri != "-"},
-    }
+def new_build_meta() -> dict[str, Any]:
+    """A build's identity and time (what it was built from is its build record: see
+    `luke_core.reuse`)."""
+    return {"build_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat()}
 
 
 class DumpDB(SQLiteArtifact):

@@ -14,11 +14,30 @@ from luke_core import storage
 from luke_core.dump_db.database import DumpDB, DumpDBWriter, new_build_meta
 from luke_core.errors import LukeError
 from luke_core.progress import log_summary, progress_bar
+from luke_core.reuse import (
+    Recipe,
+    file_stamp,
+    neutral,
+    published_file,
+    read_sidecar,
+    recipe_options,
+    reused_summary,
+)
 from luke_core.sqlite_artifact import check_output_location
 
 logger = logging.getLogger(__name__)
 
 _SUMMED_COUNTS = ("skipped_pages", "unparseable_pages")
+RULES_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeDumpDbOptions:
+    """Options of `luke merge-dump-db`."""
+
+    reuse: bool = neutral(default=False)
+    """Keep OUT when it was merged from the same parts (unchanged since)."""
+    progress: bool = neutral(default=True)
 
 
 @dataclass(kw_only=True)
@@ -31,24 +50,32 @@ class MergeDumpDbSummary:
     duplicate_titles: int = 0
     redirect_loops: int = 0
     seconds: float = 0.0
+    reused: bool = False
 
 
-def merge_dump_dbs(parts: str | Sequence[str], out: str, *, progress: bool = True):
+def merge_dump_dbs(
+    parts: str | Sequence[str], out: str, options: MergeDumpDbOptions | None = None
+) -> MergeDumpDbSummary:
     """Merge part databases (in the order given; globs allowed) into `out`."""
+    options = options or MergeDumpDbOptions()
     uris = storage.expand(parts, what="dump database")
     repeated = sorted({uri for uri in uris if uris.count(uri) > 1})
     if repeated:
         raise LukeError(f"{repeated[0]}: the same part given twice")
     check_output_location(out, uris, DumpDB.DESCRIPTION)
+    inputs = {f"part[{i}]": file_stamp(uri) for i, uri in enumerate(uris)}
+    recipe = Recipe("merge-dump-db", RULES_VERSION, inputs, recipe_options(options))
+    if options.reuse and (earlier := reused_summary(out, recipe, read_sidecar, MergeDumpDbSummary)):
+        return earlier
     started = time.perf_counter()
     summary = MergeDumpDbSummary(parts=len(uris))
     databases = [DumpDB(uri) for uri in uris]
     try:
         _check_same_wiki(databases)
-        with storage.output_file(out) as tmp:
+        with published_file(out, recipe, summary) as tmp:
             writer = DumpDBWriter(tmp)
             try:
-                _copy(databases, writer, summary, progress)
+                _copy(databases, writer, summary, options.progress)
                 summary.redirect_loops = writer.resolve_redirects()
                 summary.seconds = time.perf_counter() - started
                 writer.finish(_meta(databases, summary))
@@ -106,12 +133,11 @@ def _meta(databases: list[DumpDB], summary: MergeDumpDbSummary) -> dict:
         **{k: sum(db.meta.get("counts", {}).get(k, 0) for db in databases) for k in _SUMMED_COUNTS},
     }
     return {
-        **new_build_meta([db.uri for db in databases]),
+        **new_build_meta(),
         "language": first.get("language"),
         "site": first.get("site"),
         "namespaces": first.get("namespaces"),
         "sources": [source for db in databases for source in db.meta.get("sources", [])],
         "merged_from": [db.uri for db in databases],
         "counts": counts,
-        "options": first.get("options"),
     }

@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import heapq
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from luke_core import storage
 from luke_core.dump_db.database import DumpDB
@@ -41,9 +40,21 @@ from luke_core.dump_db.wikitext import normalize_title
 from luke_core.entity_vocab.link_counts import count_links, entity_check
 from luke_core.entity_vocab.vocab import SPECIAL_TOKENS, EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
+from luke_core.parallel import available_cpus
 from luke_core.progress import log_summary
+from luke_core.reuse import (
+    Recipe,
+    content_digest,
+    file_stamp,
+    neutral,
+    read_sidecar,
+    recipe_options,
+    reused_summary,
+    write_sidecar,
+)
 
 logger = logging.getLogger(__name__)
+RULES_VERSION = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,8 +71,11 @@ class BuildEntityVocabOptions:
     """Files of titles (one per line) that go first in the vocabulary."""
     white_list_only: bool = False
     """Only the white-listed titles."""
-    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
-    progress: bool = True
+    processes: int = neutral(default_factory=available_cpus)
+    reuse: bool = neutral(default=False)
+    """Keep OUT when it was built from the same dump database and white lists (unchanged
+    since) with the same options: see `luke_core.reuse`."""
+    progress: bool = neutral(default=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "white_lists", tuple(self.white_lists))
@@ -110,6 +124,7 @@ class BuildEntityVocabSummary:
     dump_language: str | None = None
     seconds: float = 0.0
     links_per_second: float = 0.0
+    reused: bool = False
 
 
 def build_entity_vocab(
@@ -117,6 +132,12 @@ def build_entity_vocab(
 ) -> BuildEntityVocabSummary:
     """Count the links of the dump database at `dump_db` and write the vocabulary."""
     options = options or BuildEntityVocabOptions()
+    white_titles = _read_white_lists(options.white_lists)
+    recipe = _recipe(dump_db, options)
+    if options.reuse and (
+        earlier := reused_summary(out, recipe, read_sidecar, BuildEntityVocabSummary)
+    ):
+        return earlier
     started = time.perf_counter()
     summary = BuildEntityVocabSummary(language=options.language)
     with DumpDB(dump_db) as db:
@@ -126,7 +147,7 @@ def build_entity_vocab(
                 "%s: the dump's language is %r but --language is %r",
                 dump_db, db.language, options.language,
             )  # fmt: skip
-        white_list = _resolve_white_list(db, _read_white_lists(options.white_lists), summary)
+        white_list = _resolve_white_list(db, white_titles, summary)
         counts = _count_links(db, options, summary)
         titles = _select_titles(counts, white_list, options, summary)
     entries = special_entries([options.language]) + [
@@ -137,8 +158,17 @@ def build_entity_vocab(
     summary.entries = len(entries)
     summary.seconds = time.perf_counter() - started
     summary.links_per_second = summary.links / summary.seconds if summary.seconds else 0.0
+    write_sidecar(out, recipe, summary)
     log_summary("build-entity-vocab", summary)
     return summary
+
+
+def _recipe(dump_db: str, options: BuildEntityVocabOptions) -> Recipe:
+    inputs = {"dump_db": file_stamp(dump_db)}
+    inputs.update(
+        {f"white_list[{i}]": content_digest(u) for i, u in enumerate(options.white_lists)}
+    )
+    return Recipe("build-entity-vocab", RULES_VERSION, inputs, recipe_options(options))
 
 
 def _count_links(

@@ -5,22 +5,17 @@ Option names follow the reference (`-v/--entity-vocab-files`, `-i/--inter-wiki-d
 
 import click
 
-from luke_core.progress import summary_dict
-
-_processes_option = click.option(
-    "--processes",
-    "--pool-size",
-    "-j",
-    "processes",
-    type=int,
-    default=None,
-    help="Worker processes (default: all cores).",
+from luke_core.cli_options import (
+    default,
+    options_of,
+    processes_option,
+    progress_option,
+    reuse_option,
 )
-_progress_option = click.option("--progress/--no-progress", default=True, show_default=True)
-
-
-def _with_processes(kwargs: dict, processes: int | None) -> dict:
-    return kwargs if processes is None else {**kwargs, "processes": processes}
+from luke_core.entity_vocab.build import BuildEntityVocabOptions
+from luke_core.entity_vocab.interwiki import BuildInterwikiDbOptions
+from luke_core.entity_vocab.multilingual import BuildMultilingualEntityVocabOptions
+from luke_core.progress import summary_dict
 
 
 @click.command("build-entity-vocab")
@@ -29,11 +24,17 @@ def _with_processes(kwargs: dict, processes: int | None) -> dict:
 @click.option(
     "--vocab-size",
     type=int,
-    default=1_000_000,
+    default=default(BuildEntityVocabOptions, "vocab_size"),
     show_default=True,
     help="Entries, the 3 special entries ([PAD], [UNK], [MASK]) included.",
 )
-@click.option("--min-count", type=int, default=0, show_default=True, help="Least link count.")
+@click.option(
+    "--min-count",
+    type=int,
+    default=default(BuildEntityVocabOptions, "min_count"),
+    show_default=True,
+    help="Least link count.",
+)
 @click.option("--language", default=None, help="Language written on every entry (default null).")
 @click.option(
     "-w",
@@ -43,25 +44,16 @@ def _with_processes(kwargs: dict, processes: int | None) -> dict:
     help="File of titles, one per line, that go first (repeatable).",
 )
 @click.option("--white-list-only", is_flag=True, help="Only the white-listed titles.")
-@_processes_option
-@_progress_option
-def build_entity_vocab_command(
-    dump_db, out, vocab_size, min_count, language, white_lists, white_list_only, processes, progress
-) -> None:
+@processes_option("--pool-size")
+@reuse_option
+@progress_option
+def build_entity_vocab_command(dump_db, out, white_lists, **options) -> None:
     """Count the links of the dump database DUMP_DB (redirects resolved) and write the
     most linked articles as entity_vocab.jsonl at OUT; print the summary as JSON."""
     from luke_core.cli import echo_json
-    from luke_core.entity_vocab.build import BuildEntityVocabOptions, build_entity_vocab
+    from luke_core.entity_vocab.build import build_entity_vocab
 
-    kwargs = {
-        "vocab_size": vocab_size,
-        "min_count": min_count,
-        "language": language,
-        "white_lists": tuple(white_lists),
-        "white_list_only": white_list_only,
-        "progress": progress,
-    }
-    options = BuildEntityVocabOptions(**_with_processes(kwargs, processes))
+    options = options_of(BuildEntityVocabOptions, white_lists=tuple(white_lists), **options)
     echo_json(summary_dict(build_entity_vocab(dump_db, out, options)))
 
 
@@ -78,23 +70,21 @@ def build_entity_vocab_command(
 @click.option(
     "--max-bad-lines",
     type=int,
-    default=10,
+    default=default(BuildInterwikiDbOptions, "max_bad_lines"),
     show_default=True,
     help="Malformed lines skipped before the build fails.",
 )
-@_processes_option
-@_progress_option
-def build_interwiki_db_command(
-    wikidata_dump, out, languages, max_bad_lines, processes, progress
-) -> None:
+@processes_option("--pool-size")
+@reuse_option
+@progress_option
+def build_interwiki_db_command(wikidata_dump, out, languages, **options) -> None:
     """Stream the Wikidata JSON dump WIKIDATA_DUMP (.json, .bz2 or .gz; `-` for standard
     input) into an interwiki database at OUT: (title, language) <-> Wikidata item; print
     the summary as JSON."""
     from luke_core.cli import echo_json
-    from luke_core.entity_vocab.interwiki import BuildInterwikiDbOptions, build_interwiki_db
+    from luke_core.entity_vocab.interwiki import build_interwiki_db
 
-    kwargs = {"languages": tuple(languages), "max_bad_lines": max_bad_lines, "progress": progress}
-    options = BuildInterwikiDbOptions(**_with_processes(kwargs, processes))
+    options = options_of(BuildInterwikiDbOptions, languages=tuple(languages), **options)
     echo_json(summary_dict(build_interwiki_db(wikidata_dump, out, options)))
 
 
@@ -120,32 +110,26 @@ def build_interwiki_db_command(
 @click.option(
     "--vocab-size",
     type=int,
-    default=1_000_000,
+    default=default(BuildMultilingualEntityVocabOptions, "vocab_size"),
     show_default=True,
     help="Entries, the 3 special entries included.",
 )
 @click.option(
     "--min-num-languages",
     type=int,
-    default=1,
+    default=default(BuildMultilingualEntityVocabOptions, "min_num_languages"),
     show_default=True,
     help="Keep entities present in at least this many languages.",
 )
-@_progress_option
-def build_multilingual_entity_vocab_command(
-    vocabs, interwiki_db, out, vocab_size, min_num_languages, progress
-) -> None:
+@reuse_option
+@progress_option
+def build_multilingual_entity_vocab_command(vocabs, interwiki_db, out, **options) -> None:
     """Merge per-language vocabularies through Wikidata items into one mLUKE vocabulary
     at OUT; print the summary as JSON."""
     from luke_core.cli import echo_json
-    from luke_core.entity_vocab.multilingual import (
-        BuildMultilingualEntityVocabOptions,
-        build_multilingual_entity_vocab,
-    )
+    from luke_core.entity_vocab.multilingual import build_multilingual_entity_vocab
 
-    options = BuildMultilingualEntityVocabOptions(
-        vocab_size=vocab_size, min_num_languages=min_num_languages, progress=progress
-    )
+    options = options_of(BuildMultilingualEntityVocabOptions, **options)
     summary = build_multilingual_entity_vocab(list(vocabs), interwiki_db, out, options)
     echo_json(summary_dict(summary))
 

@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from luke_core import storage
 from luke_core.dump_db.database import new_build_meta
@@ -54,8 +53,17 @@ from luke_core.entity_vocab.wikidata import (
     parse_batch,
 )
 from luke_core.errors import LukeError
-from luke_core.parallel import OrderedPool
+from luke_core.parallel import OrderedPool, available_cpus
 from luke_core.progress import log_summary, progress_bar
+from luke_core.reuse import (
+    Recipe,
+    file_stamp,
+    neutral,
+    published_file,
+    read_sidecar,
+    recipe_options,
+    reused_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +94,16 @@ class BuildInterwikiDbOptions:
 
     languages: tuple[str, ...] = ()
     """Keep only these Wikipedias' titles (empty: every language Wikipedia)."""
-    max_bad_lines: int = 10
+    max_bad_lines: int = neutral(default=10)
     """Malformed lines skipped (each reported) before the build fails."""
-    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    processes: int = neutral(default_factory=available_cpus)
     """Processes parsing JSON; 1 parses in the main process."""
-    batch_bytes: int = 4 << 20
+    batch_bytes: int = neutral(default=4 << 20)
     """Bytes of (decompressed) dump lines per task sent to a parsing process."""
-    progress: bool = True
+    reuse: bool = neutral(default=False)
+    """Keep OUT when it was built from the same Wikidata dump (unchanged since) for the
+    same languages (never for a dump read from standard input): the full dump takes hours."""
+    progress: bool = neutral(default=True)
 
     def __post_init__(self) -> None:
         normal = tuple(sorted({normalize_language(code) for code in self.languages}))
@@ -124,6 +135,10 @@ class BuildInterwikiDbSummary:
     input_bytes: int = 0
     seconds: float = 0.0
     items_per_second: float = 0.0
+    reused: bool = False
+
+
+RULES_VERSION = 1
 
 
 def build_interwiki_db(
@@ -133,9 +148,19 @@ def build_interwiki_db(
     options = options or BuildInterwikiDbOptions()
     if dump != STDIN and not storage.is_file(dump):
         raise LukeError(f"{dump}: Wikidata dump not found")
+    source = {"uri": STDIN} if dump == STDIN else file_stamp(dump)
+    recipe = Recipe(
+        "build-interwiki-db", RULES_VERSION, {"wikidata": source}, recipe_options(options)
+    )
+    if (
+        options.reuse
+        and dump != STDIN
+        and (earlier := reused_summary(out, recipe, read_sidecar, BuildInterwikiDbSummary))
+    ):
+        return earlier
     started = time.perf_counter()
     summary = BuildInterwikiDbSummary()
-    with storage.output_file(out) as tmp:
+    with published_file(out, recipe, summary) as tmp:
         writer = _InterwikiDBWriter(tmp)
         try:
             _load(dump, writer, summary, options)
@@ -213,7 +238,7 @@ def _meta(
     options: BuildInterwikiDbOptions,
 ) -> dict:
     return {
-        **new_build_meta([dump]),
+        **new_build_meta(),
         "kind": KIND,
         "format_version": FORMAT_VERSION,
         "source": dump,

@@ -28,6 +28,15 @@ from luke_core.entity_vocab.interwiki_db import InterwikiDB
 from luke_core.entity_vocab.vocab import SPECIAL_TOKENS, EntityEntry, EntityVocab, special_entries
 from luke_core.errors import LukeError
 from luke_core.progress import log_summary, progress_bar
+from luke_core.reuse import (
+    Recipe,
+    file_stamp,
+    neutral,
+    read_sidecar,
+    recipe_options,
+    reused_summary,
+    write_sidecar,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +49,10 @@ class BuildMultilingualEntityVocabOptions:
     """Entries in the merged vocabulary, the 3 special entries included."""
     min_num_languages: int = 1
     """Keep entries present in at least this many languages."""
-    progress: bool = True
+    reuse: bool = neutral(default=False)
+    """Keep OUT when it was merged from the same vocabularies and interwiki database
+    (unchanged since) with the same options."""
+    progress: bool = neutral(default=True)
 
     def __post_init__(self) -> None:
         if self.vocab_size < len(SPECIAL_TOKENS) + 1:
@@ -66,6 +78,10 @@ class BuildMultilingualEntityVocabSummary:
     entries: int = 0
     """Vocabulary size written, the 3 specials included."""
     seconds: float = 0.0
+    reused: bool = False
+
+
+RULES_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -85,6 +101,15 @@ def build_multilingual_entity_vocab(
     started = time.perf_counter()
     if not vocabs:
         raise LukeError("no entity vocabulary given (-v VOCAB, one per language)")
+    inputs = {f"vocab[{i}]": file_stamp(u, "entity vocabulary") for i, u in enumerate(vocabs)}
+    inputs["interwiki_db"] = file_stamp(interwiki_db)
+    recipe = Recipe(
+        "build-multilingual-entity-vocab", RULES_VERSION, inputs, recipe_options(options)
+    )
+    if options.reuse and (
+        earlier := reused_summary(out, recipe, read_sidecar, BuildMultilingualEntityVocabSummary)
+    ):
+        return earlier
     loaded = _load_vocabs(vocabs)
     summary = BuildMultilingualEntityVocabSummary(languages=sorted(loaded))
     with InterwikiDB(interwiki_db) as db:
@@ -95,6 +120,7 @@ def build_multilingual_entity_vocab(
     vocab.save(out)
     summary.entries = len(vocab)
     summary.seconds = time.perf_counter() - started
+    write_sidecar(out, recipe, summary)
     log_summary("build-multilingual-entity-vocab", summary)
     return summary
 

@@ -98,8 +98,6 @@ class EntityVocab:
         if len(self.entries) < len(SPECIAL_TOKENS):
             raise LukeError(f"{self.source}: a vocabulary needs at least the 3 special entries")
 
-    # --- look-up --------------------------------------------------------------------
-
     def __len__(self) -> int:
         return len(self.entries)
 
@@ -143,8 +141,6 @@ class EntityVocab:
     @property
     def mask_id(self) -> int:
         return MASK_ID
-
-    # --- files ----------------------------------------------------------------------
 
     @classmethod
     def load(cls, uri: str) -> EntityVocab:

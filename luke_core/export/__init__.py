@@ -6,7 +6,7 @@ the entry functions and their options load their modules on first use."""
 
 _LAZY = {
     "export_huggingface": "luke_core.export.convert",
-    "ExportOptions": "luke_core.export.convert",
+    "ExportOptions": "luke_core.export.options",
     "ExportSummary": "luke_core.export.convert",
     "upload_to_hub": "luke_core.export.upload",
     "UploadOptions": "luke_core.export.upload",

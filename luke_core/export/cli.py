@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from luke_core.cli_options import default, options_of, progress_option, reuse_option
+from luke_core.export.options import ExportOptions
+from luke_core.export.tokenizer import TOKENIZER_CLASSES
 from luke_core.progress import summary_dict
-
-TOKENIZER_CLASSES = ("LukeTokenizer", "MLukeTokenizer")
 
 
 @click.command("convert-to-huggingface")
@@ -34,7 +35,7 @@ TOKENIZER_CLASSES = ("LukeTokenizer", "MLukeTokenizer")
 )
 @click.option(
     "--tokenizer-class",
-    type=click.Choice(TOKENIZER_CLASSES),
+    type=click.Choice(list(TOKENIZER_CLASSES)),
     help="[LukeTokenizer for RoBERTa, MLukeTokenizer for XLM-R]",
 )
 @click.option(
@@ -42,7 +43,7 @@ TOKENIZER_CLASSES = ("LukeTokenizer", "MLukeTokenizer")
     "--use-entity-aware-attention",
     "use_entity_aware_attention",
     type=click.BOOL,
-    default=True,
+    default=default(ExportOptions, "use_entity_aware_attention"),
     show_default=True,
     help="use_entity_aware_attention in the exported config (true/false); the entity-aware "
     "query weights are saved either way.",
@@ -58,17 +59,18 @@ TOKENIZER_CLASSES = ("LukeTokenizer", "MLukeTokenizer")
     "--model-name", help="The model's name in the card, e.g. its hub id [OUT_DIR's name]."
 )
 @click.option("--license", "license_", help="The card's licence field (a Hub licence id).")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@reuse_option
+@progress_option
 def convert_command(checkpoint, out_dir, checkpoint_path, output_dir, license_, **kwargs) -> None:
     """Convert a `luke pretrain` checkpoint (CHECKPOINT: a checkpoint folder, a run folder or
     a tag of --run-dir) into a folder that transformers' LukeForMaskedLM / LukeModel and
     LukeTokenizer / MLukeTokenizer load with from_pretrained. Prints the summary as JSON."""
     from luke_core.cli import echo_json
-    from luke_core.export.convert import ExportOptions, export_huggingface
+    from luke_core.export.convert import export_huggingface
 
     source = _one_of(checkpoint, checkpoint_path, "CHECKPOINT", "--checkpoint-path")
     target = _one_of(out_dir, output_dir, "OUT_DIR", "--transformers-model-save-path")
-    options = ExportOptions(license=license_, **kwargs)
+    options = options_of(ExportOptions, license=license_, **kwargs)
     echo_json(summary_dict(export_huggingface(source, target, options)))
 
 

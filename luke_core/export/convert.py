@@ -44,13 +44,18 @@ from luke_core.export.key_map import (
     word_rows,
 )
 from luke_core.export.model_card import CardFacts, render_model_card
-from luke_core.export.tokenizer import (
-    ExportedTokenizer,
-    check_tokenizer_class,
-    default_tokenizer_class,
-    export_tokenizer,
-)
+from luke_core.export.options import ExportOptions
+from luke_core.export.tokenizer import ExportedTokenizer, default_tokenizer_class, export_tokenizer
 from luke_core.progress import log_summary, progress_bar
+from luke_core.reuse import (
+    Recipe,
+    build_record,
+    content_digest,
+    file_stamp,
+    recipe_options,
+    reused_summary,
+)
+from luke_core.training.checkpoints import MARKER_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -59,40 +64,8 @@ CARD_FILE = "README.md"
 PROVENANCE_FILE = "luke_export.json"
 KIND = "huggingface_model"
 EARLIER_EXPORT = storage.EarlierOutput(PROVENANCE_FILE, "kind", KIND, "a Hugging Face export")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExportOptions:
-    """Options of `luke convert-to-huggingface` (the reference's names where it had them)."""
-
-    run_dir: str | None = None
-    """The run folder: where a bare tag is looked up and the run files are (default: the
-    checkpoint folder's parent)."""
-    metadata_path: str | None = None
-    """The run's metadata.json (default: in the run folder)."""
-    entity_vocab_path: str | None = None
-    """The entity vocabulary of the checkpoint's entity table (default: the run's)."""
-    tokenizer_path: str | None = None
-    """The tokenizer folder (default: the run's tokenizer/)."""
-    tokenizer_class: str | None = None
-    """`LukeTokenizer` or `MLukeTokenizer` (default: by the base model, RoBERTa or XLM-R)."""
-    use_entity_aware_attention: bool = True
-    """The exported config's `use_entity_aware_attention` (the reference's
-    --set-entity-aware-attention-default); its query weights are saved either way."""
-    remove_entity_embeddings: bool = False
-    """The lite export: no entity table beyond the special entities."""
-    model_name: str | None = None
-    """The model's name in the card (its hub id, e.g. `org/luke-base-wiki`; default: the
-    output folder's name)."""
-    license: str | None = None
-    """The card's licence field (a Hub licence id such as `apache-2.0`)."""
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.tokenizer_class is not None:
-            check_tokenizer_class(self.tokenizer_class)
-        if self.model_name is not None and not self.model_name.strip():
-            raise LukeError("model_name must not be empty")
+RULES_VERSION = 1
+"""Raised when a change of the key map, tokenizer files or card changes what is exported."""
 
 
 @dataclass(kw_only=True)
@@ -110,6 +83,7 @@ class ExportSummary:
     files: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
+    reused: bool = False
 
 
 def export_huggingface(
@@ -125,6 +99,9 @@ def export_huggingface(
         entity_vocab_path=options.entity_vocab_path,
         tokenizer_path=options.tokenizer_path,
     )
+    recipe = _recipe(sources, options)
+    if options.reuse and (earlier := reused_summary(out_dir, recipe, _read_record, ExportSummary)):
+        return earlier
     tokenizer_class = options.tokenizer_class or default_tokenizer_class(
         sources.model_config.model_type, sources.metadata_uri
     )
@@ -151,7 +128,8 @@ def export_huggingface(
             parameters=parameters,
         )
         _write_card(sources, summary, options, out_dir, tmp)
-        storage.write_json(os.path.join(tmp, PROVENANCE_FILE), _provenance(sources, options))
+        provenance = {**_provenance(sources, options), **build_record(recipe, summary)}
+        storage.write_json(os.path.join(tmp, PROVENANCE_FILE), provenance)
         summary.files = sorted(os.listdir(tmp))
         summary.bytes = sum(os.path.getsize(os.path.join(tmp, name)) for name in summary.files)
         bar.update(1)
@@ -244,6 +222,32 @@ def _write_card(
         license=options.license,
     )
     storage.write_text(os.path.join(tmp, CARD_FILE), render_model_card(sources, facts))
+
+
+def _recipe(sources: ExportSources, options: ExportOptions) -> Recipe:
+    """The checkpoint by its completion record (tag, step, when it was saved), the run's
+    files by size and time."""
+    inputs = {
+        "checkpoint": content_digest(storage.join(sources.checkpoint.uri, MARKER_FILE)),
+        "run_metadata": file_stamp(sources.metadata_uri),
+        "entity_vocab": file_stamp(sources.entity_vocab_uri),
+    }
+    return Recipe("convert-to-huggingface", RULES_VERSION, inputs, recipe_options(options))
+
+
+def _read_record(out_dir: str) -> dict | None:
+    provenance_uri = storage.join(out_dir, PROVENANCE_FILE)
+    if not EARLIER_EXPORT.found_at(out_dir) or not storage.is_file(
+        storage.join(out_dir, CONFIG_FILE)
+    ):
+        raise LukeError(f"{out_dir}: not a complete Hugging Face export")
+    provenance = storage.read_json(provenance_uri)
+    if "recipe" not in provenance:
+        return None
+    files = storage.list_files(out_dir)  # the record was written before the folder was whole
+    names = [f[len(out_dir.rstrip("/")) + 1 :] for f in files]
+    sizes = {"files": sorted(names), "bytes": sum(storage.size(f) for f in files)}
+    return {**provenance, "summary": {**provenance.get("summary", {}), **sizes}}
 
 
 def _provenance(sources: ExportSources, options: ExportOptions) -> dict:

@@ -4,8 +4,9 @@ import dataclasses
 
 import click
 
+from luke_core.presets import PRESETS
 from luke_core.progress import summary_dict
-from luke_core.training.options import PretrainOptions
+from luke_core.training.options import ENTITY_EMB_SIZE, PretrainOptions
 
 # the options' defaults are PretrainOptions' (options.py imports nothing heavy)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(PretrainOptions)}
@@ -21,20 +22,26 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(PretrainOptions)}
 )
 @click.option("--output-dir", required=True, help="Checkpoints and logs (local or s3://).")
 @click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    help="A published recipe: base model, DeepSpeed configs of both stages (stage 1 with "
+    "--fix-bert-weights, else stage 2), entity embedding size, masking. Options given "
+    "explicitly win.",
+)
+@click.option(
     "--deepspeed-config-file",
-    required=True,
     help="DeepSpeed JSON config: a path, an s3:// URI or a shipped name: luke-base-stage1, "
     "luke-base-stage2, luke-large-stage{1,2}, mluke-base-stage{1,2}, mluke-large-stage{1,2}, "
-    "tiny-cpu.",
+    "tiny-cpu [the preset's].",
 )
 @click.option(
     "--bert-model-name",
-    default=_DEFAULTS["bert_model_name"],
-    show_default=True,
-    help="Base model: hub name, local folder or s3:// prefix.",
+    help="Base model: hub name, local folder or s3:// prefix [the preset's].",
 )
 @click.option(
-    "--entity-emb-size", type=int, default=_DEFAULTS["entity_emb_size"], show_default=True
+    "--entity-emb-size",
+    type=int,
+    help=f"Width of the entity table [the preset's, else {ENTITY_EMB_SIZE}].",
 )
 @click.option(
     "--fix-bert-weights",
@@ -73,7 +80,11 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(PretrainOptions)}
     default=_DEFAULTS["unmasked_entity_prob"],
     show_default=True,
 )
-@click.option("--whole-word-masking/--subword-masking", default=True, show_default=True)
+@click.option(
+    "--whole-word-masking/--subword-masking",
+    default=None,
+    help="[the preset's (subwords for mLUKE), else whole words]",
+)
 @click.option(
     "--mask-words-in-entity-span",
     is_flag=True,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from luke_core import storage
+from luke_core.dataset.describe import total_training_steps
 from luke_core.errors import LukeError
 from luke_core.training.config_checks import check_config
 
@@ -70,11 +71,6 @@ def _parse(text: str, source: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise LukeError(f"{source}: a DeepSpeed config is a JSON object")
     return config
-
-
-def total_training_steps(number_of_items: int, train_batch_size: int, num_epochs: int) -> int:
-    """The reference's compute-total-training-steps: ceil(items / batch * epochs)."""
-    return -(-number_of_items * num_epochs // train_batch_size)  # exact integer ceiling
 
 
 def train_batch_size(loaded: LoadedConfig, world_size: int) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from luke_core.errors import LukeError
+from luke_core.parallel import available_cpus
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ def prepare_accelerator(env: DistributedEnv) -> None:
         torch.cuda.set_device(env.local_rank)
     else:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
-        if "OMP_NUM_THREADS" not in os.environ:  # torchrun sets 1; share the cores otherwise
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // env.local_world_size))
+        if "OMP_NUM_THREADS" not in os.environ:  # torchrun sets 1; share the CPUs otherwise
+            torch.set_num_threads(max(1, available_cpus() // env.local_world_size))
     if env.world_size == 1:  # no launcher: a process group of one on this machine
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(_free_port()))

@@ -1,4 +1,5 @@
-"""`PretrainOptions`: the options of `luke pretrain`, named and defaulted as the reference's."""
+"""`PretrainOptions`: the options of `luke pretrain`, named and defaulted as the reference's,
+with a preset (`luke_core.presets`) filling what is not given."""
 
 from __future__ import annotations
 
@@ -7,18 +8,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from luke_core.errors import LukeError
+from luke_core.presets import base_model, get_preset, stage_config
+
+ENTITY_EMB_SIZE = 256
+"""The reference's default, without a preset."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PretrainOptions:
     """Options of `luke pretrain` (stage 1: `fix_bert_weights`; stage 2: `resume_checkpoint_id`
-    of a stage 1 checkpoint with `reset_optimization_states`)."""
+    of a stage 1 checkpoint with `reset_optimization_states`).
 
-    deepspeed_config_file: str
+    With a `preset`, what is left as None comes from it (the DeepSpeed config of stage 1
+    when `fix_bert_weights`, else of stage 2); without one, `deepspeed_config_file` and
+    `bert_model_name` must be given. After construction none of them is None."""
+
+    preset: str | None = None
+    """`luke-base`, `luke-large`, `mluke-base`, `mluke-large` or `tiny`."""
+    deepspeed_config_file: str | None = None
     """A DeepSpeed JSON config: a path, an s3:// URI, or a shipped name (`luke-base-stage1`)."""
-    bert_model_name: str = "roberta-large"
+    bert_model_name: str | None = None
     """The base model: a hub name, a local folder or an s3:// prefix."""
-    entity_emb_size: int = 256
+    entity_emb_size: int | None = None
+    """The entity table's width (the preset's, else 256)."""
     fix_bert_weights: bool = False
     """Stage 1: train only `luke.entity_embeddings.*` and `entity_predictions.*`."""
     reset_optimization_states: bool = False
@@ -33,8 +45,9 @@ class PretrainOptions:
     unmasked_word_prob: float = 0.1
     random_entity_prob: float = 0.0
     unmasked_entity_prob: float = 0.0
-    whole_word_masking: bool = True
-    """Mask whole words (RoBERTa); False masks single subwords (mLUKE, XLM-R)."""
+    whole_word_masking: bool | None = None
+    """Mask whole words (RoBERTa); False masks single subwords (mLUKE, XLM-R). The preset's,
+    else whole words."""
     mask_words_in_entity_span: bool = False
     save_interval_steps: int | None = 1000
     """Checkpoint every N optimizer steps (None: only at the end of each epoch). A restarted
@@ -53,6 +66,7 @@ class PretrainOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        self._apply_preset()
         for name in ("masked_lm_prob", "masked_entity_prob", "sampling_smoothing"):
             _check_probability(name, getattr(self, name))
         for kind in ("word", "entity"):
@@ -73,6 +87,19 @@ class PretrainOptions:
             _check_at_least("save_interval_steps", self.save_interval_steps, 1)
         if self.reset_optimization_states and not self.resume_checkpoint_id:
             raise LukeError("--reset-optimization-states needs --resume-checkpoint-id")
+
+    def _apply_preset(self) -> None:
+        preset = get_preset(self.preset) if self.preset else None
+        stage = 1 if self.fix_bert_weights else 2
+        filled = {
+            "deepspeed_config_file": stage_config(self.preset, self.deepspeed_config_file, stage),
+            "bert_model_name": base_model(self.preset, self.bert_model_name),
+            "entity_emb_size": preset.entity_emb_size if preset else ENTITY_EMB_SIZE,
+            "whole_word_masking": preset.whole_word_masking if preset else True,
+        }
+        for name, value in filled.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -25,6 +25,7 @@ from luke_core import storage
 from luke_core.errors import LukeError
 from luke_core.model.base import load_base_config
 from luke_core.model.config import LukeModelConfig, describe_mismatch
+from luke_core.presets import check_model_size
 from luke_core.training.checkpoints import CheckpointInfo, latest_complete, resolve_checkpoint
 from luke_core.training.data import (
     TrainingData,
@@ -78,12 +79,15 @@ def plan_run(
         number_of_items=data.number_of_items,
         num_epochs=options.num_epochs,
     )
-    _check_steps_per_epoch(data, deepspeed_config, options, env, loaded.source)
     resume, weights_only, own = _starting_point(output_dir, options)
     continued_run = read_run_metadata(output_dir) if own else None
     if continued_run is not None:
         _check_same_data(output_dir, continued_run, data)
     model_config = _model_config(options, data, resume)
+    check_model_size(
+        options.deepspeed_config_file, model_config.base_config, options.bert_model_name
+    )
+    _check_steps_per_epoch(data, deepspeed_config, options, env, loaded.source)
     check_model_fits(data, model_config.base_config, options.bert_model_name)
     check_tokenizer(data, options.bert_model_name, model_config.model_type)
     return RunPlan(

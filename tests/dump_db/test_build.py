@@ -31,10 +31,10 @@ PAGES = [
 ]
 
 
-def build(tmp_path, pages=PAGES, name="dump.xml", pool_size=1, **dump_kwargs):
+def build(tmp_path, pages=PAGES, name="dump.xml", processes=1, **dump_kwargs):
     dump = write_dump(str(tmp_path / name), pages, **dump_kwargs)
     out = str(tmp_path / f"{name}.db")
-    summary = build_dump_db(dump, out, BuildDumpDbOptions(pool_size=pool_size, progress=False))
+    summary = build_dump_db(dump, out, BuildDumpDbOptions(processes=processes, progress=False))
     return out, summary
 
 
@@ -116,7 +116,7 @@ def test_dump_in_parts_by_arguments_and_by_glob(tmp_path):
     parts = [PAGES[:5], PAGES[5:9], PAGES[9:]]
     files = [write_dump(str(tmp_path / f"part{i}.xml.bz2"), p, compression="bz2")
              for i, p in enumerate(parts)]  # fmt: skip
-    options = BuildDumpDbOptions(pool_size=2, progress=False)
+    options = BuildDumpDbOptions(processes=2, progress=False)
     by_args = str(tmp_path / "args.db")
     build_dump_db(files, by_args, options)
     by_glob = str(tmp_path / "glob.db")
@@ -125,11 +125,11 @@ def test_dump_in_parts_by_arguments_and_by_glob(tmp_path):
     assert dump_rows(by_args) == dump_rows(whole) == dump_rows(by_glob)
 
 
-def test_pool_sizes_give_identical_databases(tmp_path):
+def test_process_counts_give_identical_databases(tmp_path):
     pages = [WikiPage(f"Page {i}", f"Text {i} [[Page {(i * 7) % 300}]]." * (i % 5 + 1))
              for i in range(300)]  # fmt: skip
-    one, _ = build(tmp_path, pages, name="one.xml", pool_size=1)
-    two, _ = build(tmp_path, pages, name="two.xml", pool_size=2)
+    one, _ = build(tmp_path, pages, name="one.xml", processes=1)
+    two, _ = build(tmp_path, pages, name="two.xml", processes=2)
     assert dump_rows(one) == dump_rows(two)
 
 
@@ -179,8 +179,9 @@ def test_meta_is_json_in_sqlite(tmp_path):
 
 
 def test_merging_part_databases_equals_building_the_parts_together(tmp_path):
-    from luke_core.dump_db import merge_dump_dbs
+    from luke_core.dump_db import MergeDumpDbOptions, merge_dump_dbs
 
+    quiet = MergeDumpDbOptions(progress=False)
     whole, _ = build(tmp_path, name="whole.xml")
     parts = [PAGES[:5], PAGES[5:9], PAGES[9:]]
     part_dbs = []
@@ -188,7 +189,7 @@ def test_merging_part_databases_equals_building_the_parts_together(tmp_path):
         db, _ = build(tmp_path, pages, name=f"part{i}.xml")
         part_dbs.append(db)
     merged = str(tmp_path / "merged.db")
-    summary = merge_dump_dbs(part_dbs, merged, progress=False)
+    summary = merge_dump_dbs(part_dbs, merged, quiet)
     assert (summary.parts, summary.pages, summary.redirects, summary.redirect_loops) == (3, 5, 6, 2)
     assert dump_rows(merged) == dump_rows(whole)
     with DumpDB(merged) as db:
@@ -196,7 +197,7 @@ def test_merging_part_databases_equals_building_the_parts_together(tmp_path):
         assert db.meta["merged_from"] == part_dbs
         assert db.meta["counts"]["skipped_pages"] == 2
     with pytest.raises(LukeError, match="part0.xml.db: the same part given twice"):
-        merge_dump_dbs([part_dbs[0], part_dbs[0]], str(tmp_path / "twice.db"), progress=False)
+        merge_dump_dbs([part_dbs[0], part_dbs[0]], str(tmp_path / "twice.db"), quiet)
     copy = shutil.copy(part_dbs[0], tmp_path / "copy-of-part0.db")  # titles seen before
-    again = merge_dump_dbs([part_dbs[0], str(copy)], str(tmp_path / "twice.db"), progress=False)
+    again = merge_dump_dbs([part_dbs[0], str(copy)], str(tmp_path / "twice.db"), quiet)
     assert again.duplicate_titles == 5 and again.pages == 5

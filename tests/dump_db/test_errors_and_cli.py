@@ -20,7 +20,7 @@ PAGES = [WikiPage(f"Page {i}", f"Text of page {i} with [[Page {i + 1}]]. " * 50)
 
 
 def build(dump, out):
-    return build_dump_db(dump, out, BuildDumpDbOptions(pool_size=2, progress=False))
+    return build_dump_db(dump, out, BuildDumpDbOptions(processes=2, progress=False))
 
 
 def assert_fails_cleanly(tmp_path, dump, *patterns):

@@ -47,7 +47,7 @@ def element_tree_counts(path: Path) -> tuple[int, int, int]:
 def test_counts_match_element_tree(gensim_samples, tmp_path, name):
     path = gensim_samples / name
     out = str(tmp_path / "out.db")
-    summary = build_dump_db(str(path), out, BuildDumpDbOptions(pool_size=2, progress=False))
+    summary = build_dump_db(str(path), out, BuildDumpDbOptions(processes=2, progress=False))
     articles, redirects, others = element_tree_counts(path)
     assert (summary.pages, summary.redirects, summary.skipped_pages) == (
         articles,
@@ -70,7 +70,7 @@ def test_utf16_bulgarian_dump(gensim_samples, tmp_path):
         assert reader.siteinfo.generator.startswith("MediaWiki 1.29")
         assert reader.siteinfo.namespaces[14] == "Категория"
     out = str(tmp_path / "bg.db")
-    build_dump_db(str(path), out, BuildDumpDbOptions(pool_size=1, progress=False))
+    build_dump_db(str(path), out, BuildDumpDbOptions(processes=1, progress=False))
     with DumpDB(out) as db:
         assert db.language == "bg"
         (article,) = [p for p in pages if p.namespace == 0]

@@ -17,7 +17,7 @@ def pages(enwiki_fragment):
 @pytest.fixture(scope="module")
 def fragment_db(enwiki_fragment, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("real") / "enwiki.db")
-    summary = build_dump_db(str(enwiki_fragment), out, BuildDumpDbOptions(pool_size=2))
+    summary = build_dump_db(str(enwiki_fragment), out, BuildDumpDbOptions(processes=2))
     return out, summary
 
 

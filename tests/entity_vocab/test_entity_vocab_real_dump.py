@@ -46,7 +46,7 @@ def independent_counts(path):
 @pytest.fixture(scope="module")
 def fragment_vocab(enwiki_fragment, tmp_path_factory):
     root = tmp_path_factory.mktemp("fragment")
-    build_dump_db(str(enwiki_fragment), str(root / "dump.db"), BuildDumpDbOptions(pool_size=2))
+    build_dump_db(str(enwiki_fragment), str(root / "dump.db"), BuildDumpDbOptions(processes=2))
     options = BuildEntityVocabOptions(language="en", processes=2, progress=False)
     summary = build_entity_vocab(str(root / "dump.db"), str(root / "vocab.jsonl"), options)
     return summary, str(root / "vocab.jsonl"), root

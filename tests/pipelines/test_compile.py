@@ -12,6 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from luke_core.presets import get_preset
 from luke_core.training.deepspeed_config import load_config
 from pipelines import settings
 from pipelines.cli import luke_pipeline
@@ -238,7 +239,8 @@ def test_no_loop_takes_an_upstream_output(compiled):
 
 
 LUKE_DEFAULTS = {
-    "bert_model_name": "roberta-base",
+    "preset": "luke-base",
+    "bert_model_name": "",  # the preset's
     "entity_vocab_size": 500_000,
     "entity_min_count": 0,
     "sentence_splitter": "opennlp",
@@ -249,18 +251,19 @@ LUKE_DEFAULTS = {
     "min_sentence_length": 5,
     "abstract_only": False,
     "num_epochs": 20,
-    "entity_emb_size": 256,
+    "entity_emb_size": 0,
     "masked_lm_prob": 0.15,
     "masked_entity_prob": 0.15,
-    "whole_word_masking": True,
-    "stage1_deepspeed_config": "luke-base-stage1",
-    "stage2_deepspeed_config": "luke-base-stage2",
+    "masking": "",
+    "stage1_deepspeed_config": "",
+    "stage2_deepspeed_config": "",
     "hf_repo_id": "",
     "training_launcher": "pytorchjob",
 }
 MLUKE_LANGUAGES = "ar bn de nl el en es fi fr hi id it ja ko pl pt ru sv sw te th tr vi zh"
 MLUKE_DEFAULTS = {
-    "bert_model_name": "xlm-roberta-base",
+    "preset": "mluke-base",
+    "bert_model_name": "",
     "language_vocab_size": 1_000_000,
     "entity_vocab_size": 1_200_000,
     "min_num_languages": 3,
@@ -270,12 +273,13 @@ MLUKE_DEFAULTS = {
     "max_mention_length": 30,
     "min_sentence_length": 5,
     "num_epochs": 20,
-    "entity_emb_size": 256,
+    "entity_emb_size": 0,
     "masked_lm_prob": 0.15,
     "masked_entity_prob": 0.15,
+    "masking": "",
     "sampling_smoothing": 0.7,
-    "stage1_deepspeed_config": "mluke-base-stage1",
-    "stage2_deepspeed_config": "mluke-base-stage2",
+    "stage1_deepspeed_config": "",
+    "stage2_deepspeed_config": "",
     "interwiki_languages": [],  # the languages of `wikipedias`
     "hf_repo_id": "",
     "training_launcher": "pytorchjob",
@@ -288,14 +292,19 @@ def test_defaults_are_the_references(compiled):
     defaults = {name: p.get("defaultValue") for name, p in parameters.items()}
     for name, wanted in (LUKE_DEFAULTS if pipeline == "luke" else MLUKE_DEFAULTS).items():
         assert defaults[name] == wanted, name
-    for stage in ("stage1_deepspeed_config", "stage2_deepspeed_config"):
-        config = load_config(defaults[stage]).config  # a config the project ships
+    # the preset holds the published recipe
+    preset = get_preset(defaults["preset"])
+    for stage in (1, 2):
+        config = load_config(preset.stage_config(stage)).config  # a config the project ships
         assert config["train_batch_size"] == 2048  # the published runs' batch
-    if pipeline == "mluke":
+    assert preset.entity_emb_size == 256
+    if pipeline == "luke":
+        assert (preset.bert_model_name, preset.whole_word_masking) == ("roberta-base", True)
+    else:
         assert [w["language"] for w in defaults["wikipedias"]] == MLUKE_LANGUAGES.split()
-        # mLUKE masks subwords (XLM-R): fixed in the pipeline, not a parameter
-        stage = spec["root"]["dag"]["tasks"]["pretrain"]["inputs"]["parameters"]
-        assert stage["whole_word_masking"] == {"runtimeValue": {"constant": False}}
+        # mLUKE masks subwords (XLM-R)
+        assert (preset.bert_model_name, preset.whole_word_masking) == ("xlm-roberta-base", False)
+        assert preset.tokenizer_class == "MLukeTokenizer"
 
 
 def test_every_parameter_reaches_a_step(compiled):

@@ -80,7 +80,6 @@ def call_build_dump_db(tmp_path, dump: str, *, name: str = "", reuse: bool = Tru
         work_dir=str(tmp_path / "work"),
         name=name,
         s3_endpoint="",
-        pool_size=1,
         reuse_outputs=reuse,
         **arts,
     )
@@ -106,7 +105,9 @@ def test_build_dump_db(tmp_path, dump):
     assert (metrics["pages"], metrics["redirects"], metrics["skipped_pages"]) == (6, 1, 1)
     assert metrics["links"] == sum(link_counts().values())
     assert metrics["reused"] == 0
-    assert pointer(arts["dump_db"]) == {"uri": uri, "kind": "dump_db", "pages": 6, "redirects": 1}
+    assert pointer(arts["dump_db"]) == {
+        "uri": uri, "kind": "dump_db", "pages": 6, "redirects": 1, "reused": False
+    }  # fmt: skip
     assert arts["dump_db"].metadata["uri"] == uri
 
     named, _ = call_build_dump_db(tmp_path, dump, name="en")
@@ -165,18 +166,6 @@ def test_a_glob_names_its_part_database_literally(tmp_path):
         assert db.get_page("Japan").id < db.get_page("Honshu").id
 
 
-def test_natural_key_orders_parts_by_number():
-    names = ["enwiki-pages-articles10.xml-p9p12.bz2", "enwiki-pages-articles2.xml-p5p8.bz2",
-             "enwiki-pages-articles1.xml-p1p4.bz2"]  # fmt: skip
-    assert [
-        n.split("articles")[1].split(".")[0] for n in sorted(names, key=support.natural_key)
-    ] == [
-        "1",
-        "2",
-        "10",
-    ]
-
-
 def call_merge(tmp_path, parts: list[str], reuse: bool = True):
     arts = outputs(tmp_path, metrics=dsl.Metrics, dump_db=dsl.Artifact)
     uri = merge_dump_db.python_func(
@@ -219,16 +208,6 @@ def test_merge_orders_parts_by_number_and_reuses(tmp_path):
     assert arts["metrics"].metadata["reused"] == 0 and build_id(uri) != merged
 
 
-def test_dump_db_uri():
-    assert support.dump_db_uri("s3://b/run", "de", "s3://b/d.bz2") == "s3://b/run/dump_db/de.db"
-    part = support.dump_db_uri("s3://b/run", "", "s3://b/x/wiki-[1-3]?.bz2")
-    assert re.fullmatch(r"s3://b/run/dump_db/parts/wiki-_1-3__\.bz2-[0-9a-f]{8}\.db", part)
-    # parts of the same file name in two folders get two databases
-    january = support.dump_db_uri("s3://b/run", "", "s3://b/2024-01/pages.xml")
-    march = support.dump_db_uri("s3://b/run", "", "s3://b/2024-03/pages.xml")
-    assert january != march and january.startswith("s3://b/run/dump_db/parts/pages.xml-")
-
-
 @pytest.fixture
 def dump_db(tmp_path, dump) -> str:
     uri, _ = call_build_dump_db(tmp_path, dump, name="en")
@@ -248,7 +227,7 @@ def call_entity_vocab(tmp_path, dump_db: str, **options):
     }
     uri = build_entity_vocab.python_func(
         dump_db_uri=dump_db, work_dir=str(tmp_path / "work"), name="en", s3_endpoint="",
-        **arguments, **arts,
+        reuse_outputs=True, **arguments, **arts,
     )  # fmt: skip
     return uri, arts
 
@@ -266,7 +245,12 @@ def test_build_entity_vocab(tmp_path, dump_db):
     assert len(rows) == len(counts)
     assert arts["metrics"].metadata["entries"] == len(vocab)
     assert pointer(arts["entity_vocab"]) == {"uri": uri, "kind": "entity_vocab",
-                                             "entries": len(vocab)}  # fmt: skip
+                                             "entries": len(vocab), "reused": False}  # fmt: skip
+    # the same database and options: kept; another size: built again
+    _, arts = call_entity_vocab(tmp_path, dump_db)
+    assert arts["metrics"].metadata["reused"] == 1
+    _, arts = call_entity_vocab(tmp_path, dump_db, vocab_size=5)
+    assert arts["metrics"].metadata["reused"] == 0 and len(EntityVocab.load(uri)) == 5
 
 
 def call_interwiki(tmp_path, wikidata: str, languages: list[str], wikipedias=()):
@@ -327,7 +311,7 @@ def call_build_dataset(tmp_path, dump_db, vocab, tokenizer, **options):
         **options,
     }
     uri = build_dataset.python_func(
-        dump_db_uri=dump_db, tokenizer=tokenizer, entity_vocab_uri=vocab,
+        dump_db_uri=dump_db, tokenizer=tokenizer, preset="", entity_vocab_uri=vocab,
         work_dir=str(tmp_path / "work"), name="en", reuse_outputs=True, s3_endpoint="",
         **arguments, **arts,
     )  # fmt: skip
@@ -346,7 +330,9 @@ def test_build_dataset_and_its_reuse(tmp_path, dump_db, tokenizer_dir):
     assert arts["metrics"].metadata["reused"] == 0
     report = open(arts["report"].path).read()
     assert f"`{uri}`: {metadata.number_of_items:,} sequences" in report
-    assert pointer(arts["dataset"]) == {"uri": uri, "kind": "dataset", "language": "en"}
+    assert pointer(arts["dataset"]) == {
+        "uri": uri, "kind": "dataset", "language": "en", "reused": False
+    }  # fmt: skip
 
     # the same inputs and options (the default splitter named): reused
     _, arts = call_build_dataset(tmp_path, dump_db, vocab, tokenizer_dir, sentence_splitter="en")
@@ -396,7 +382,7 @@ def test_compute_total_training_steps(tmp_path, tokenizer_dir):
         json.dumps({**shipped, "train_batch_size": 16, "train_micro_batch_size_per_gpu": 2})
     )
     steps = compute_total_training_steps.python_func(
-        dataset_dirs=dirs, deepspeed_config=str(config), num_nodes=2, procs_per_node=4,
+        dataset_dirs=dirs, preset="", deepspeed_config=str(config), num_nodes=2, procs_per_node=4,
         num_epochs=3, s3_endpoint="", metrics=metrics,
     )  # fmt: skip
     assert steps == math.ceil(101 * 3 / 16) == 19
@@ -406,7 +392,7 @@ def test_compute_total_training_steps(tmp_path, tokenizer_dir):
     per_process = {k: v for k, v in shipped.items() if k != "train_batch_size"}
     config.write_text(json.dumps({**per_process, "train_micro_batch_size_per_gpu": 2}))
     steps = compute_total_training_steps.python_func(
-        dataset_dirs=dirs, deepspeed_config=str(config), num_nodes=3, procs_per_node=2,
+        dataset_dirs=dirs, preset="", deepspeed_config=str(config), num_nodes=3, procs_per_node=2,
         num_epochs=3, s3_endpoint="", metrics=metrics,
     )  # fmt: skip
     assert steps == math.ceil(101 * 3 / 12) == 26
@@ -437,9 +423,10 @@ def luke_run(tmp_path_factory, tokenizer_dir) -> str:
 def call_export(tmp_path, checkpoint: str):
     arts = outputs(tmp_path, metrics=dsl.Metrics, model_card=dsl.Markdown, model=dsl.Model)
     uri = export_huggingface.python_func(
-        checkpoint=checkpoint, work_dir=str(tmp_path / "work"), tokenizer_class="LukeTokenizer",
-        use_entity_aware_attention=True, remove_entity_embeddings=False,
-        model_name="studio/luke-tiny", s3_endpoint="", **arts,
+        checkpoint=checkpoint, work_dir=str(tmp_path / "work"), preset="",
+        tokenizer_class="LukeTokenizer", use_entity_aware_attention=True,
+        remove_entity_embeddings=False, model_name="studio/luke-tiny", s3_endpoint="",
+        reuse_outputs=True, **arts,
     )  # fmt: skip
     return uri, arts
 
@@ -451,8 +438,10 @@ def test_export_huggingface(tmp_path, luke_run):
     assert uri == str(tmp_path / "work" / "huggingface")
     assert open(arts["model_card"].path).read() == open(os.path.join(uri, "README.md")).read()
     assert "studio/luke-tiny" in open(arts["model_card"].path).read()
-    assert pointer(arts["model"]) == {"uri": uri, "kind": "huggingface_model",
+    assert pointer(arts["model"]) == {"uri": uri, "kind": "huggingface_model", "reused": False,
                                       "tokenizer_class": "LukeTokenizer", "step": 10}  # fmt: skip
+    _, arts = call_export(tmp_path, luke_run)  # the same checkpoint and options: kept
+    assert pointer(arts["model"])["reused"] is True
     model = LukeForMaskedLM.from_pretrained(uri)
     tokenizer = LukeTokenizer.from_pretrained(uri)
     assert model.config.entity_vocab_size == 21  # [MASK2] added
@@ -509,16 +498,17 @@ def use_kubeconfig(monkeypatch, path, server: str, namespace: str) -> None:
 PRETRAIN_ARGUMENTS = {
     "dataset_dirs": ["s3://bucket/run/dataset/en"],
     "stage": "stage2",
-    "bert_model_name": "roberta-base",
-    "deepspeed_config": "luke-base-stage2",
+    "preset": "luke-base",
+    "bert_model_name": "",
+    "deepspeed_config": "",
     "num_epochs": 20,
-    "entity_emb_size": 256,
+    "entity_emb_size": 0,
     "fix_bert_weights": False,
     "resume_checkpoint_id": "s3://bucket/run/training/stage1",
     "reset_optimization_states": True,
     "masked_lm_prob": 0.15,
     "masked_entity_prob": 0.15,
-    "whole_word_masking": True,
+    "masking": "",
     "save_interval_steps": 1000,
     "sampling_smoothing": 0.7,
     "seed": 42,
@@ -563,6 +553,9 @@ def test_pretrain_through_a_pytorchjob(tmp_path, monkeypatch, fake_kube, luke_ru
     command = " ".join(container.get("command", []) + container.get("args", []))
     assert f"--output-dir {luke_run}" in command
     assert "--dataset-dir s3://bucket/run/dataset/en" in command
+    # the preset filled what the pipeline left empty
+    assert "--deepspeed-config-file luke-base-stage2 --bert-model-name roberta-base" in command
+    assert "--entity-emb-size 256" in command and "--subword-masking" not in command
     assert fake.deleted  # the launcher cleans up
     assert arts["metrics"].metadata["final_loss"] == 3.5
     assert arts["metrics"].metadata["final_masked_entity_accuracy"] == 0.5
@@ -607,13 +600,3 @@ def test_metrics_and_pointers(tmp_path):
     assert (
         support.markdown_table(["a", "b"], [[1, "x|y"]]) == "| a | b |\n|---|---|\n| 1 | x\\|y |\n"
     )
-
-
-@pytest.mark.parametrize(
-    ("requested", "cores", "expected"),
-    [("", 6, 6), ("4", 6, 4), ("8", 2, 2), ("500m", 6, 1), ("2500m", 6, 2)],
-)
-def test_worker_processes_follow_the_request(monkeypatch, requested, cores, expected):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
-    monkeypatch.setenv(support.STEP_CPUS_ENV, requested)
-    assert support.worker_processes() == expected

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from luke_core import storage
 from luke_core.base_model import LocalBaseModelOptions, article_texts, make_local_base_model
 from luke_core.dataset.format import load_metadata
 from luke_core.dump_db import DumpDB
 from luke_core.errors import LukeError
 from luke_core.samples import ENWIKI_FRAGMENT, sample_dump
 from luke_core.training.metrics import read_metrics
+from luke_core.workdir import WorkDir
 from luke_testing.mediawiki import WikiPage, write_dump
 from pipelines.cli import luke_pipeline
 from pipelines.demo import run_demo
@@ -94,7 +94,7 @@ def test_base_model_of_a_dump_without_articles(tmp_path):
 
 
 def stage_metrics(work_dir: str, stage: str) -> list[dict]:
-    return read_metrics(storage.join(work_dir, "training", stage))
+    return read_metrics(WorkDir(str(work_dir)).training(stage))
 
 
 @pytest.mark.slow
@@ -106,7 +106,7 @@ def test_demo_end_to_end_and_again(tmp_path):
     result = CliRunner().invoke(luke_pipeline, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    model, report = str(out / "work" / "huggingface"), str(out / "report.html")
+    model, report = WorkDir(str(out / "work")).huggingface, str(out / "report.html")
     assert lines[-3:-1] == [f"Hugging Face model: {model}", f"report: {report}"]
     accuracies = re.fullmatch(
         r"final masked-word accuracy ([\d.]+), masked-entity accuracy ([\d.]+) \(\d+ s\)",
@@ -135,14 +135,15 @@ def test_demo_end_to_end_and_again(tmp_path):
     assert Path(out, "base-model", "config.json").is_file()
 
     # again: what is complete is reused, the result is the same
-    dataset_built = load_metadata(f"{work}/dataset/en").build_options
-    with DumpDB(f"{work}/dump_db/en.db") as db:
+    layout = WorkDir(str(work))
+    dataset_built = load_metadata(layout.dataset("en")).build_options
+    with DumpDB(layout.dump_db("en")) as db:
         merged = db.meta["build_id"]
     again = run_demo(str(out))
     assert (again.masked_word_accuracy, again.masked_entity_accuracy) == (word, entity)
-    with DumpDB(f"{work}/dump_db/en.db") as db:
+    with DumpDB(layout.dump_db("en")) as db:
         assert db.meta["build_id"] == merged
-    assert load_metadata(f"{work}/dataset/en").build_options == dataset_built
+    assert load_metadata(layout.dataset("en")).build_options == dataset_built
     assert stage_metrics(work, "stage2") == stage2  # no step trained twice
 
 
@@ -178,9 +179,10 @@ def test_demo_on_seaweedfs(tmp_path, monkeypatch):
     assert server.process.poll() is not None  # stopped
     assert dict(os.environ) == environment
     assert {key.split("/")[0] for key in stored} == {"dumps", "run"}
-    for key in ("run/dump_db/en.db", "run/dataset/en/metadata.json", "run/entity_vocab/en.jsonl",
-                "run/training/stage1/latest", "run/training/stage2/metrics.jsonl",
-                "run/huggingface/config.json"):  # fmt: skip
+    run = WorkDir("run")
+    for key in (run.dump_db("en"), f"{run.dataset('en')}/metadata.json", run.entity_vocab("en"),
+                f"{run.training('stage1')}/latest", f"{run.training('stage2')}/metrics.jsonl",
+                f"{run.huggingface}/config.json"):  # fmt: skip
         assert key in stored
     assert sorted(os.listdir(out)) == [
         "base-model", "huggingface", "kfp", "report.html", "seaweedfs"

@@ -14,7 +14,6 @@ launcher), on small inputs and tiny models:
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import math
 import os
@@ -32,6 +31,7 @@ from luke_core.dump_db.reader import DumpReader
 from luke_core.entity_vocab.interwiki_db import InterwikiDB
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.training.metrics import read_metrics
+from luke_core.workdir import STAGES, WorkDir
 from luke_testing import synthetic_wiki
 from luke_testing.mediawiki import WikiPage, write_dump
 from pipelines.runs import run_local
@@ -148,18 +148,15 @@ def test_luke_pipeline_on_s3(s3, enwiki_fragment, hub, isolated_dirs, tmp_path):
         "hf_repo_id": "studio/luke-e2e",
     }
     model_uri = run_local("luke", params, "kfp")
-    assert model_uri == f"{work_dir}/huggingface"
+    work = WorkDir(work_dir)
+    assert model_uri == work.huggingface
     outputs = executor_outputs(cwd / "kfp")
 
     # the parts in parallel tasks, merged in the order of their numbers
     part_dbs = sorted(returned(outputs, t) for t in outputs if t.endswith("/build-dump-db"))
-    assert part_dbs == sorted(
-        f"{work_dir}/dump_db/parts/{os.path.basename(uri)}-"
-        f"{hashlib.sha256(uri.encode()).hexdigest()[:8]}.db"
-        for uri in dump_uris.values()
-    )
+    assert part_dbs == sorted(work.dump_db_part(uri) for uri in dump_uris.values())
     merged = returned(outputs, "merge-dump-db")
-    assert merged == f"{work_dir}/dump_db/en.db"
+    assert merged == work.dump_db("en")
     with DumpDB(merged) as db:
         assert db.meta["merged_from"] == [part_dbs[1], part_dbs[0]]  # ...2 before ...10
         assert db.page_count() == sum(len(titles) for _, titles in parts.values())
@@ -213,14 +210,14 @@ def test_luke_pipeline_on_s3(s3, enwiki_fragment, hub, isolated_dirs, tmp_path):
 def check_training_runs(work_dir: str, datasets: list[str]) -> tuple[dict, dict]:
     """Stage 1 trained the entity parts alone, stage 2 everything from stage 1's weights;
     both on the datasets, each with its metrics and a complete checkpoint."""
-    stage1, stage2 = (storage.read_json(f"{work_dir}/training/{s}/metadata.json")
-                      for s in ("stage1", "stage2"))  # fmt: skip
+    work = WorkDir(work_dir)
+    stage1, stage2 = (storage.read_json(f"{work.training(s)}/metadata.json") for s in STAGES)
     assert stage1["options"]["fix_bert_weights"] is True
     assert stage2["options"]["fix_bert_weights"] is False
     assert stage2["options"]["reset_optimization_states"] is True
-    assert stage2["resumed_from"].startswith(f"{work_dir}/training/stage1/")
-    for stage, metadata in (("stage1", stage1), ("stage2", stage2)):
-        run = f"{work_dir}/training/{stage}"
+    assert stage2["resumed_from"].startswith(work.training("stage1") + "/")
+    for stage, metadata in zip(STAGES, (stage1, stage2), strict=True):
+        run = work.training(stage)
         assert sorted(d["uri"] for d in metadata["datasets"]) == sorted(datasets)
         assert storage.read_text(f"{run}/latest").strip() == "epoch1"  # num_epochs 1
         rows = read_metrics(run)
@@ -275,13 +272,14 @@ def test_mluke_pipeline_on_synthetic_wikipedias(tmp_path, capfd):
         "min_num_languages": 2,
     }
     model_uri = run_local("mluke", params, str(root))
-    assert model_uri == f"{work_dir}/huggingface"
+    work = WorkDir(work_dir)
+    assert model_uri == work.huggingface
     outputs = executor_outputs(root)
     log = capfd.readouterr()
 
     vocab = check_multilingual_vocab(work_dir)
     datasets = sorted(returned(outputs, t) for t in outputs if t.endswith("/build-dataset"))
-    assert datasets == [f"{work_dir}/dataset/de", f"{work_dir}/dataset/en"]
+    assert datasets == [work.dataset("de"), work.dataset("en")]
     sizes = {}
     for dataset in datasets:
         metadata = load_metadata(dataset)
@@ -310,9 +308,9 @@ def test_mluke_pipeline_on_synthetic_wikipedias(tmp_path, capfd):
 def check_multilingual_vocab(work_dir: str) -> EntityVocab:
     """Items present in both languages merged into one entry each (with the link counts
     of both), the one-language items left out (min_num_languages 2)."""
-    with InterwikiDB(f"{work_dir}/interwiki.db") as interwiki:
+    with InterwikiDB(WorkDir(work_dir).interwiki_db) as interwiki:
         assert interwiki.get_item("Germany", "en") == interwiki.get_item("Deutschland", "de")
-    vocab = EntityVocab.load(f"{work_dir}/entity_vocab/multilingual.jsonl")
+    vocab = EntityVocab.load(WorkDir(work_dir).entity_vocab())
     assert vocab.is_multilingual and set(vocab.languages) == {"en", "de"}
     both = [p for p in synthetic_wiki.PLACES if len(p.titles) == 2]
     assert len(vocab) == 3 + len(both)

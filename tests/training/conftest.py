@@ -60,7 +60,7 @@ def fragment_dataset(tmp_path_factory, enwiki_fragment, roberta_tokenizer_dir) -
 
     root = tmp_path_factory.mktemp("fragment")
     dump_db, vocab, dataset = (str(root / n) for n in ("dump.db", "vocab.jsonl", "dataset"))
-    build_dump_db(str(enwiki_fragment), dump_db, BuildDumpDbOptions(pool_size=2, progress=False))
+    build_dump_db(str(enwiki_fragment), dump_db, BuildDumpDbOptions(processes=2, progress=False))
     build_entity_vocab(dump_db, vocab, BuildEntityVocabOptions(processes=2, progress=False))
     options = BuildDatasetOptions(
         sentence_splitter="en",

@@ -23,15 +23,55 @@ def parse(args) -> tuple[tuple[str, ...], str, PretrainOptions]:
 
 def test_defaults_are_the_options_defaults():
     _, _, options = parse(
-        ["--dataset-dir", "d", "--output-dir", "o", "--deepspeed-config-file", "tiny-cpu"]
+        ["--dataset-dir", "d", "--output-dir", "o", "--deepspeed-config-file", "tiny-cpu",
+         "--bert-model-name", "base"]
+    )  # fmt: skip
+    assert options == PretrainOptions(deepspeed_config_file="tiny-cpu", bert_model_name="base")
+    assert (options.entity_emb_size, options.whole_word_masking) == (256, True)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--preset", "luke-base", "--fix-bert-weights"],
+         ("luke-base-stage1", "roberta-base", 256, True)),
+        (["--preset", "mluke-large"], ("mluke-large-stage2", "xlm-roberta-large", 256, False)),
+        (["--preset", "tiny", "--bert-model-name", "b"], ("tiny-cpu", "b", 64, True)),
+        # explicit options win over the preset's
+        (["--preset", "mluke-base", "--deepspeed-config-file", "my.json", "--whole-word-masking",
+          "--entity-emb-size", "128", "--bert-model-name", "s3://b/xlmr"],
+         ("my.json", "s3://b/xlmr", 128, True)),
+    ],
+)  # fmt: skip
+def test_a_preset_fills_what_is_not_given(args, expected):
+    _, _, options = parse(["--dataset-dir", "d", "--output-dir", "o", *args])
+    assert (
+        options.deepspeed_config_file,
+        options.bert_model_name,
+        options.entity_emb_size,
+        options.whole_word_masking,
+    ) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "error: give --deepspeed-config-file or a --preset"),
+        (["--deepspeed-config-file", "tiny-cpu"], "error: give --bert-model-name or a --preset"),
+        (["--preset", "tiny"], "the tiny preset's base model is made locally"),
+    ],
+)
+def test_without_a_preset_the_config_and_base_model_are_needed(args, message):
+    result = CliRunner().invoke(
+        luke, ["pretrain", "--dataset-dir", "d", "--output-dir", "o", *args]
     )
-    assert options == PretrainOptions(deepspeed_config_file="tiny-cpu")
+    assert result.exit_code == 1 and message in result.output
 
 
 @pytest.mark.parametrize(
     "options",
     [
-        PretrainOptions(deepspeed_config_file="luke-base-stage1", fix_bert_weights=True),
+        PretrainOptions(preset="luke-base", fix_bert_weights=True),
         PretrainOptions(
             deepspeed_config_file="s3://b/ds.json",
             bert_model_name="xlm-roberta-base",
@@ -71,8 +111,8 @@ def test_bad_options_exit_with_a_message(tmp_path):
             str(tmp_path),
             "--output-dir",
             str(tmp_path / "o"),
-            "--deepspeed-config-file",
-            "tiny-cpu",
+            "--preset",
+            "luke-base",
             "--reset-optimization-states",
         ],
     )

@@ -211,13 +211,20 @@ def test_inputs_that_are_not_there(synthetic_dataset, tiny_base_dir, tmp_path):
 
 def test_options_are_checked():
     with pytest.raises(LukeError, match="needs --resume-checkpoint-id"):
-        PretrainOptions(deepspeed_config_file="x", reset_optimization_states=True)
+        PretrainOptions(
+            deepspeed_config_file="x", bert_model_name="b", reset_optimization_states=True
+        )
     with pytest.raises(LukeError, match="exceed 1"):
-        PretrainOptions(deepspeed_config_file="x", random_word_prob=0.6, unmasked_word_prob=0.6)
+        PretrainOptions(
+            deepspeed_config_file="x",
+            bert_model_name="b",
+            random_word_prob=0.6,
+            unmasked_word_prob=0.6,
+        )
     with pytest.raises(LukeError, match="--masked-lm-prob must lie in"):
-        PretrainOptions(deepspeed_config_file="x", masked_lm_prob=1.5)
+        PretrainOptions(deepspeed_config_file="x", bert_model_name="b", masked_lm_prob=1.5)
     with pytest.raises(LukeError, match="--num-epochs must be at least 1"):
-        PretrainOptions(deepspeed_config_file="x", num_epochs=0)
+        PretrainOptions(deepspeed_config_file="x", bert_model_name="b", num_epochs=0)
 
 
 def test_a_dataset_too_small_for_one_step(tiny_tokenizer_dir, tiny_base_dir, tmp_path):
@@ -225,3 +232,33 @@ def test_a_dataset_too_small_for_one_step(tiny_tokenizer_dir, tiny_base_dir, tmp
     # 6 items / (2 processes x 1 worker x batch 2) = 1 micro-batch each; a step needs 2
     with pytest.raises(LukeError, match="make 1 micro-batches per process per epoch"):
         plan_run(dataset, str(tmp_path / "out"), options(tiny_base_dir, num_workers=1), TWO)
+
+
+def test_a_shipped_config_of_another_model_size_is_refused(
+    synthetic_dataset, tiny_base_dir, tmp_path
+):
+    with pytest.raises(
+        LukeError,
+        match=r"luke-large-stage1 is for a model of hidden size 1024, 24 layers \(luke-large\), "
+        r"but the base model .* has hidden size 32, 2 layers",
+    ):
+        plan_run(
+            synthetic_dataset,
+            str(tmp_path / "out"),
+            PretrainOptions(
+                preset="luke-large", bert_model_name=tiny_base_dir, fix_bert_weights=True
+            ),
+            TWO,
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_model_size_check_names_the_configs_that_fit():
+    from luke_core.presets import check_model_size
+
+    roberta_base = {"hidden_size": 768, "num_hidden_layers": 12}
+    check_model_size("luke-base-stage2", roberta_base, "roberta-base")  # fits
+    check_model_size("tiny-cpu", roberta_base, "roberta-base")  # any size
+    check_model_size("/my/ds.json", roberta_base, "roberta-base")  # not a shipped config
+    with pytest.raises(LukeError, match="use the configs of luke-base or mluke-base"):
+        check_model_size("mluke-large-stage2", roberta_base, "roberta-base")

@@ -114,7 +114,7 @@ def enwiki_dump_db() -> str:
     folder = tempfile.mkdtemp(prefix="luke-test-enwiki-")
     atexit.register(shutil.rmtree, folder, True)
     out = os.path.join(folder, "enwiki.db")
-    build_dump_db(dump, out, BuildDumpDbOptions(pool_size=1, progress=False))
+    build_dump_db(dump, out, BuildDumpDbOptions(processes=1, progress=False))
     return out
 
 

@@ -81,8 +81,6 @@ class HubServer:
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         return self.repos[repo_id].branches[revision]
 
-    # --- endpoints (called with the lock held) ---------------------------------------
-
     def create_repo(self, body: bytes, **_) -> dict:
         payload = json.loads(body)
         repo_id = f"{payload.get('organization') or self.user}/{payload['name']}"

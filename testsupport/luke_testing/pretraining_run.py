@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 import luke_core
+from luke_core.base_model import random_base_config
 from luke_core.entity_vocab.vocab import EntityEntry, EntityVocab, special_entries
 from luke_core.model import LukeForPretraining, LukeModelConfig
 from luke_core.training.checkpoints import CheckpointInfo
@@ -44,21 +45,15 @@ def tiny_model_config(
     bert_model_name: str = "tiny-roberta",
 ) -> LukeModelConfig:
     """A LUKE model config over a tiny RoBERTa or XLM-R (`model_type` "xlm-roberta")."""
-    from transformers import AutoConfig
-
-    base = AutoConfig.for_model(
-        model_type,
+    base = random_base_config(
+        model_type=model_type,
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         num_hidden_layers=num_hidden_layers,
         num_attention_heads=num_attention_heads,
         intermediate_size=2 * hidden_size,
-        max_position_embeddings=max_seq_length + 2,
-        type_vocab_size=1,
+        max_seq_length=max_seq_length,
         layer_norm_eps=1e-5,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
     )
     return LukeModelConfig(
         bert_model_name=bert_model_name,

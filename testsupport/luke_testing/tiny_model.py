@@ -1,5 +1,5 @@
-"""A laptop-sized base model for LUKE: the `tiny` preset of the tests, the demo and the
-benchmarks, made locally since nothing can be fetched from a model hub here.
+"""The tests' tiny base model, made with `luke_core.base_model` (the one definition of a
+random base model) at the tests' sizes.
 
 `save_tiny_base_model` writes a randomly initialised RoBERTa (2 layers, hidden 32) as a
 transformers folder that `luke pretrain --bert-model-name` loads like roberta-base; with a
@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from luke_core.base_model import random_base_config, save_random_base_model
+
 TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
@@ -22,29 +24,11 @@ TOKENIZER_FILES = (
 )
 
 
-def tiny_roberta_config(
-    *,
-    vocab_size: int = 50265,
-    hidden_size: int = 32,
-    num_hidden_layers: int = 2,
-    num_attention_heads: int = 2,
-    intermediate_size: int = 64,
-    max_seq_length: int = 128,
-):
-    """A RobertaConfig whose position table covers `max_seq_length` words (+ padding offset)."""
-    from transformers import RobertaConfig
-
-    return RobertaConfig(
-        vocab_size=vocab_size,
-        hidden_size=hidden_size,
-        num_hidden_layers=num_hidden_layers,
-        num_attention_heads=num_attention_heads,
-        intermediate_size=intermediate_size,
-        max_position_embeddings=max_seq_length + 2,
-        type_vocab_size=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
+def tiny_roberta_config(*, vocab_size: int = 50265, **sizes):
+    """The tests' tiny RoBERTa (hidden 32, feed-forward 64: smaller than the tiny preset's,
+    the golden loss curve in tests/assets is of this size) over roberta-base's vocabulary."""
+    return random_base_config(
+        vocab_size=vocab_size, **{"hidden_size": 32, "intermediate_size": 64, **sizes}
     )
 
 
@@ -52,16 +36,7 @@ def save_tiny_base_model(
     directory: str, *, tokenizer_dir: str | None = None, seed: int = 0, **config_overrides
 ) -> str:
     """Write a random tiny RoBERTa (MLM head and pooler included) to `directory`."""
-    import torch
-    from transformers import RobertaForMaskedLM, RobertaModel
-
-    config = tiny_roberta_config(**config_overrides)
-    torch.manual_seed(seed)
-    model = RobertaForMaskedLM(config)
-    # the masked-LM class has no pooler; store one as a full RoBERTa checkpoint has
-    pooler = RobertaModel(config, add_pooling_layer=True).pooler
-    model.roberta.pooler = pooler
-    model.save_pretrained(directory)
+    save_random_base_model(directory, tiny_roberta_config(**config_overrides), seed=seed)
     if tokenizer_dir:
         for name in TOKENIZER_FILES:
             source = os.path.join(tokenizer_dir, name)

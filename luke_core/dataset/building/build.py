@@ -23,14 +23,15 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from luke_core import storage
 from luke_core.dataset.building.instances import InstanceCounts, InstanceRules
 from luke_core.dataset.building.language import category_names, resolve_language
-from luke_core.dataset.building.sentences import OPENNLP, SplitterSpec, resolve_splitter
+from luke_core.dataset.building.options import BuildDatasetOptions
+from luke_core.dataset.building.sentences import SplitterSpec, resolve_splitter
 from luke_core.dataset.building.tokenization import SegmentTokenizer
 from luke_core.dataset.building.workers import UnitContext, process_units
 from luke_core.dataset.building.writer import ShardWriter
@@ -41,6 +42,7 @@ from luke_core.dataset.format import (
     TOKENIZER_DIR,
     DatasetMetadata,
     file_sha256,
+    load_metadata,
     tokenizer_sha256,
 )
 from luke_core.dataset.tokenizers import load_tokenizer, save_tokenizer, tokenizer_class_name
@@ -48,65 +50,14 @@ from luke_core.dump_db import DumpDB
 from luke_core.entity_vocab.vocab import EntityVocab
 from luke_core.errors import LukeError
 from luke_core.progress import log_summary, progress_bar, summary_dict
+from luke_core.reuse import Recipe, content_digest, file_stamp, recipe_options, reused_summary
 
 logger = logging.getLogger(__name__)
 
 # the reference skips these title prefixes; a namespace-0 dump database holds none of them
 SKIPPED_TITLE_PREFIXES = ("image", "file", "category")
-
-
-@dataclass(frozen=True, kw_only=True)
-class BuildDatasetOptions:
-    """Options of `luke build-wikipedia-pretraining-dataset` (names as the reference's)."""
-
-    sentence_splitter: str | None = None
-    """`opennlp` or an ICU locale (en, ja, pt_BR...); default: ICU for the language."""
-    opennlp_model: str | None = None
-    """OpenNLP sentence model (default: $LUKE_OPENNLP_MODEL)."""
-    language: str | None = None
-    """Language of the entity titles (default: the dump's); required with a multilingual
-    vocabulary."""
-    max_seq_length: int = 512
-    max_entity_length: int = 128
-    max_mention_length: int = 30
-    min_sentence_length: int = 5
-    include_unk_entities: bool = False
-    abstract_only: bool = False
-    include_sentences_without_entities: bool = False
-    max_num_documents: int | None = None
-    predefined_entities_only: bool = False
-    seed: int = 0
-    """Seed of the page order."""
-    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
-    shard_size: int = 16384
-    """Instances per shard (the last one holds the rest)."""
-    pages_per_task: int = 16
-    """Pages per work unit sent to a process (speed only; the output does not change)."""
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        positive = (
-            "max_entity_length",
-            "max_mention_length",
-            "min_sentence_length",
-            "processes",
-            "shard_size",
-            "pages_per_task",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise LukeError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.max_seq_length < 3:
-            raise LukeError(f"max_seq_length must be at least 3, not {self.max_seq_length}")
-        if self.min_sentence_length > self.max_seq_length - 2:
-            raise LukeError(
-                f"min_sentence_length {self.min_sentence_length} leaves no room: sentences "
-                f"hold at most max_seq_length - 2 = {self.max_seq_length - 2} tokens"
-            )
-        if self.max_num_documents is not None and self.max_num_documents < 1:
-            raise LukeError(f"max_num_documents must be at least 1, not {self.max_num_documents}")
-        if self.sentence_splitter is not None and not self.sentence_splitter.strip():
-            raise LukeError("sentence_splitter must not be empty")
+RULES_VERSION = 1
+"""Raised when a change of the sentence, tokenisation or packing rules changes datasets."""
 
 
 @dataclass(kw_only=True)
@@ -143,6 +94,8 @@ class BuildDatasetSummary:
     pages_per_second: float = 0.0
     tokens_per_second: float = 0.0
     """Rates over the processing time."""
+    reused: bool = False
+    """OUT_DIR was current and kept (`reuse`); the figures are those of its build."""
 
 
 @dataclass
@@ -164,7 +117,13 @@ def build_dataset(
     """Build the pretraining dataset of a dump database into `out_dir`."""
     options = options or BuildDatasetOptions()
     started = time.perf_counter()
-    inputs = _open_inputs(dump_db, tokenizer, entity_vocab, options)
+    hf_tokenizer = load_tokenizer(tokenizer)
+    recipe = _recipe(dump_db, hf_tokenizer, entity_vocab, options)
+    if options.reuse and (
+        earlier := reused_summary(out_dir, recipe, _read_record, BuildDatasetSummary)
+    ):
+        return earlier
+    inputs = _open_inputs(dump_db, hf_tokenizer, entity_vocab, options)
     try:
         page_ids = select_pages(inputs.db, inputs.vocab, inputs.language, options)
         with storage.output_dir(out_dir, replaces=EARLIER_DATASET, markers=[METADATA_FILE]) as tmp:
@@ -184,7 +143,9 @@ def build_dataset(
             save_tokenizer(inputs.tokenizer, os.path.join(tmp, TOKENIZER_DIR))
             metadata = _metadata(inputs, shards, summary, options, dump_db, tokenizer, entity_vocab)
             metadata = dataclasses.replace(
-                metadata, entity_vocab_sha256=file_sha256(os.path.join(tmp, ENTITY_VOCAB_FILE))
+                metadata,
+                entity_vocab_sha256=file_sha256(os.path.join(tmp, ENTITY_VOCAB_FILE)),
+                recipe=recipe.to_json(),
             )
             storage.write_json(os.path.join(tmp, METADATA_FILE), metadata.to_json())
     finally:
@@ -193,13 +154,37 @@ def build_dataset(
     return summary
 
 
+def _recipe(dump_db: str, tokenizer, entity_vocab: str, options: BuildDatasetOptions) -> Recipe:
+    """The inputs by identity (the tokenizer by its vocabulary: the same tokenizer whatever
+    its name or path), the options with the OpenNLP model the environment may name."""
+    inputs = {
+        "dump_db": file_stamp(dump_db),
+        "tokenizer": {"vocabulary_sha256": tokenizer_sha256(tokenizer)},
+        "entity_vocab": content_digest(entity_vocab, "entity vocabulary"),
+    }
+    model = options.resolved_opennlp_model
+    if model:
+        inputs["opennlp_model"] = file_stamp(model, "OpenNLP sentence model")
+    # the splitter as resolved when the language is known without the dump (the dump's
+    # language, the other case, is fixed by the dump's own identity)
+    splitter = options.chosen_splitter(options.language) if options.language else None
+    options_json = recipe_options(
+        options, opennlp_model=model, sentence_splitter=options.sentence_splitter or splitter
+    )
+    return Recipe("build-wikipedia-pretraining-dataset", RULES_VERSION, inputs, options_json)
+
+
+def _read_record(out_dir: str) -> dict | None:
+    meta = load_metadata(out_dir)
+    return {"recipe": meta.recipe, "summary": meta.summary} if meta.recipe else None
+
+
 def _open_inputs(
-    dump_db: str, tokenizer: str, entity_vocab: str, options: BuildDatasetOptions
+    dump_db: str, hf_tokenizer, entity_vocab: str, options: BuildDatasetOptions
 ) -> _Inputs:
     """Open and check every input; raises LukeError before any output exists."""
     db = DumpDB(dump_db)
     try:
-        hf_tokenizer = load_tokenizer(tokenizer)
         vocab = EntityVocab.load(entity_vocab)
         language = resolve_language(db, vocab, options.language, dump_db, entity_vocab)
         splitter = _splitter(options, language)
@@ -211,9 +196,9 @@ def _open_inputs(
 
 def _splitter(options: BuildDatasetOptions, language: str | None) -> SplitterSpec:
     if options.sentence_splitter:
-        return resolve_splitter(options.sentence_splitter, options.opennlp_model)
+        return resolve_splitter(options.sentence_splitter, options.resolved_opennlp_model)
     try:  # the default: ICU for the language
-        return resolve_splitter(language or "en")
+        return resolve_splitter(options.chosen_splitter(language))
     except LukeError:
         raise LukeError(
             f"ICU has no sentence rules for the language {language!r}: pass "
@@ -315,9 +300,7 @@ def _metadata(
     build_options = {
         **dataclasses.asdict(options),
         "sentence_splitter": inputs.splitter.name,
-        "opennlp_model": (options.opennlp_model or os.environ.get("LUKE_OPENNLP_MODEL"))
-        if inputs.splitter.name == OPENNLP
-        else None,
+        "opennlp_model": options.resolved_opennlp_model,
         "dump_db": dump_db,
         "dump_db_build_id": inputs.db.meta.get("build_id"),
         "tokenizer": tokenizer,

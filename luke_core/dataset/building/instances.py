@@ -122,8 +122,6 @@ class InstanceBuilder:
     def _page_id(self, page: Page) -> int:
         return self.vocab.get_id(page.title, self.rules.language, default=-1)
 
-    # --- text -> sentences of segments ---------------------------------------------------
-
     def _page_sentences(self, page: Page, counts: InstanceCounts) -> list[_Sentence]:
         sentences: list[_Sentence] = []
         for paragraph in page.paragraphs:
@@ -211,8 +209,6 @@ class InstanceBuilder:
         if cursor < end:
             segments.append((text[cursor:end], cursor == 0 or text[cursor - 1] == " "))
         return sentence
-
-    # --- tokens -> sequences -----------------------------------------------------------
 
     def _sentence_words(
         self,

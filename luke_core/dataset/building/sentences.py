@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from luke_core import storage
+from luke_core.dataset.building.options import OPENNLP, OPENNLP_MODEL_ENV
 from luke_core.errors import LukeError
 
-OPENNLP = "opennlp"
-OPENNLP_MODEL_ENV = "LUKE_OPENNLP_MODEL"
 OPENNLP_JAR_ENV = "LUKE_OPENNLP_JAR"
 DEFAULT_OPENNLP_JAR = "/usr/share/java/opennlp-tools.jar"
 # OpenNLP logs through slf4j; without a binding on the class path it prints a warning
@@ -65,10 +64,11 @@ class SplitterSpec:
 
 
 def resolve_splitter(name: str, opennlp_model: str | None = None) -> SplitterSpec:
-    """Check a `--sentence-splitter` value and its model before any work starts, without
-    starting a JVM (workers start their own after the fork)."""
+    """Check a `--sentence-splitter` value and its model (`opennlp_model`, resolved by
+    `BuildDatasetOptions.resolved_opennlp_model`) before any work starts, without starting
+    a JVM (workers start their own after the fork)."""
     if name == OPENNLP:
-        model = opennlp_model or os.environ.get(OPENNLP_MODEL_ENV)
+        model = opennlp_model
         if not model:
             raise LukeError(
                 "--sentence-splitter opennlp needs a sentence model: pass --opennlp-model "
@@ -104,9 +104,6 @@ def _opennlp_model_problem(path: str) -> str:
     if not any(name.endswith(".model") for name in names):
         return "no .model entry"
     return ""
-
-
-# --- ICU -------------------------------------------------------------------------------
 
 
 def icu_locale(name: str):
@@ -154,9 +151,6 @@ def _utf16_to_code_points(text: str, offsets: Sequence[int]) -> list[int]:
         if char > "\uffff":
             astral_ends.append(units)
     return [offset - bisect.bisect_right(astral_ends, offset) for offset in offsets]
-
-
-# --- OpenNLP ---------------------------------------------------------------------------
 
 
 def opennlp_jar() -> str:

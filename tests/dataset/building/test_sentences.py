@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from luke_core.dataset.building.options import BuildDatasetOptions
 from luke_core.dataset.building.sentences import (
     ICUSentenceSplitter,
     OpenNLPSentenceSplitter,
@@ -107,8 +108,12 @@ def test_opennlp_needs_a_model(monkeypatch, tmp_path):
 def test_opennlp_model_from_the_environment(monkeypatch):
     model = opennlp_model()
     monkeypatch.setenv("LUKE_OPENNLP_MODEL", model)
-    spec = resolve_splitter("opennlp")
-    assert spec.opennlp_model == model
+    options = BuildDatasetOptions(sentence_splitter="opennlp")
+    assert options.resolved_opennlp_model == model
+    assert resolve_splitter("opennlp", options.resolved_opennlp_model).opennlp_model == model
+    own = BuildDatasetOptions(sentence_splitter="opennlp", opennlp_model="/elsewhere/en-sent.bin")
+    assert own.resolved_opennlp_model == "/elsewhere/en-sent.bin"
+    assert BuildDatasetOptions(sentence_splitter="en").resolved_opennlp_model is None
 
 
 def test_opennlp_spans_equal_sentpos_detect_on_real_paragraphs():
