@@ -21,8 +21,8 @@ def build_dump_db(
     `{work_dir}/dump_db/{name}.db`; with an empty name (one part of a dump fanned out),
     `{work_dir}/dump_db/parts/{dump file name}.db` (glob characters replaced, so that the
     merge reads it as a name). A glob's files are read in the order of their part numbers.
-    A database built from the same dump files, none written since, is reused when
-    `reuse_outputs`. Returns its URI."""
+    A database built from the same dump files, none written since, with the same text
+    rules, is reused when `reuse_outputs`. Returns its URI."""
     from components.support import (
         dump_db_uri,
         log_metrics,
@@ -39,13 +39,16 @@ def build_dump_db(
     out = dump_db_uri(work_dir, name, dump_uri)
     sources = sorted(storage.expand(dump_uri, what="dump file"), key=natural_key)
     expected = {"sources": sources}
-    if reuse_outputs and (
-        meta := reusable_database(out, "dump_db", expected=expected, inputs=sources)
+    options = BuildDumpDbOptions(pool_size=pool_size or worker_processes())
+    if (
+        reuse_outputs
+        and (meta := reusable_database(out, "dump_db", expected=expected, inputs=sources))
+        # a database parsed with other text rules (one built before captions were kept)
+        and (meta.get("options") or {}).get("image_captions", False) == options.image_captions
     ):
         log_metrics(metrics, {**meta["counts"], "reused": 1})
         write_pointer(dump_db, out, "dump_db", reused=True, **meta["counts"])
         return out
-    options = BuildDumpDbOptions(pool_size=pool_size or worker_processes())
     summary = build_dump_db(sources, out, options)
     log_metrics(metrics, {**vars(summary), "reused": 0})
     write_pointer(dump_db, out, "dump_db", pages=summary.pages, redirects=summary.redirects)

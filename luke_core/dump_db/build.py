@@ -49,6 +49,9 @@ class BuildDumpDbOptions:
     """Processes parsing wikitext; 1 parses in the main process."""
     chunk_size: int = 100
     """Articles per task sent to a worker (fewer when their text is long)."""
+    image_captions: bool = True
+    """Keep the captions of `[[File:...]]` / `[[Image:...]]` as text, with their links (the
+    reference's data; see `wikitext.py`); False drops them with the image."""
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -120,7 +123,7 @@ def _parse_all(
     ):
         for uri in sources:
             with DumpReader(uri) as reader:
-                chunks = _article_chunks(reader, writer, summary, options.chunk_size)
+                chunks = _article_chunks(reader, writer, summary, options)
                 for results in pool.map(_parse_chunk, chunks):
                     _store(results, writer, summary)
                     bar.update(len(results))
@@ -142,7 +145,10 @@ def _check_same_wiki(first: SiteInfo | None, site: SiteInfo, uri: str) -> SiteIn
 
 
 def _article_chunks(
-    reader: DumpReader, writer: DumpDBWriter, summary: BuildDumpDbSummary, chunk_size: int
+    reader: DumpReader,
+    writer: DumpDBWriter,
+    summary: BuildDumpDbSummary,
+    options: BuildDumpDbOptions,
 ) -> Iterator[tuple[WikitextRules, list[tuple[str, int, str]]]]:
     """Chunks of articles to parse; redirects and skipped pages are handled on the way."""
     rules: WikitextRules | None = None
@@ -151,12 +157,16 @@ def _article_chunks(
     chunk_cap = _FIRST_CHUNK_TEXT_BYTES
     for page in reader.pages():
         if rules is None:
-            rules = WikitextRules.for_site(reader.siteinfo.namespaces, reader.siteinfo.case)
+            rules = WikitextRules.for_site(
+                reader.siteinfo.namespaces,
+                reader.siteinfo.case,
+                image_captions=options.image_captions,
+            )
         if not _is_article(page, writer, summary, rules):
             continue
         chunk.append((page.title, page.page_id, page.text))
         chunk_bytes += len(page.text)
-        if len(chunk) >= chunk_size or chunk_bytes >= chunk_cap:
+        if len(chunk) >= options.chunk_size or chunk_bytes >= chunk_cap:
             yield rules, chunk
             chunk, chunk_bytes = [], 0
             chunk_cap = min(2 * chunk_cap, _CHUNK_TEXT_BYTES)
@@ -260,5 +270,9 @@ def _meta(
                 "redirect_loops",
             )
         },
-        "options": {"pool_size": options.pool_size, "chunk_size": options.chunk_size},
+        "options": {
+            "pool_size": options.pool_size,
+            "chunk_size": options.chunk_size,
+            "image_captions": options.image_captions,
+        },
     }

@@ -24,14 +24,21 @@ from luke_core.progress import summary_dict
     show_default=True,
     help="Articles per task sent to a parsing process.",
 )
+@click.option(
+    "--image-captions/--no-image-captions",
+    default=True,
+    show_default=True,
+    help="Keep the captions of [[File:...]] / [[Image:...]] as text with their links, as the "
+    "reference's data did; --no-image-captions drops them with the image.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def build_dump_db_command(dump, out, pool_size, chunk_size, progress) -> None:
+def build_dump_db_command(dump, out, pool_size, chunk_size, image_captions, progress) -> None:
     """Parse a MediaWiki XML dump (DUMP..., parts in order; globs and s3:// URIs work)
     into a dump database at OUT, and print the summary as JSON."""
     from luke_core.cli import echo_json
     from luke_core.dump_db.build import BuildDumpDbOptions, build_dump_db
 
-    kwargs = {"chunk_size": chunk_size, "progress": progress}
+    kwargs = {"chunk_size": chunk_size, "image_captions": image_captions, "progress": progress}
     if pool_size is not None:
         kwargs["pool_size"] = pool_size
     echo_json(summary_dict(build_dump_db(list(dump), out, BuildDumpDbOptions(**kwargs))))
