@@ -171,8 +171,6 @@ def _export_tokenizer(
         tmp,
         tokenizer_class=tokenizer_class,
         entity_vocab=entities.mapping,
-        max_entity_length=sources.metadata.get("max_entity_length", 32),
-        max_mention_length=sources.metadata.get("max_mention_length", 30),
         model_max_length=max_words,
     )
 
