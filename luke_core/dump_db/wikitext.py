@@ -16,8 +16,9 @@ Where the reference is wrong we do what MediaWiki renders instead (each is teste
   the links inside the caption are kept as links. The reference kept the last field
   whatever it was ("thumb", "alt=...", or the file name for a bare `[[File:x.jpg]]`) and
   recorded it as one link to the file, which is no article (an [UNK] mention with
-  `--include-unk-entities`). `WikitextRules.image_captions=False` (`luke build-dump-db
-  --no-image-captions`) drops captions, image and all, as this parser did before;
+  `--include-unk-entities`). `[[Media:...|label]]` shows its label the same way.
+  `WikitextRules.image_captions=False` (`luke build-dump-db --no-image-captions`) drops
+  captions, image and all, as this parser did before;
 - `[[Category:X]]` and `[[Category:X|sort key]]` without a leading colon categorise the page
   and render nothing: neither text nor link (the reference kept the sort key as the text of
   a link to the category; a sort key is no prose);
@@ -98,8 +99,9 @@ _MEDIA_NAMES = (
     "Tiedosto",
     "Dosya",
 )
-# The image options of MediaWiki (English names and those of the largest Wikipedias): a last
-# `|` field that is one of them is no caption. An unknown local name is kept as a caption.
+# The image options of MediaWiki (English names and those of the largest Wikipedias): a `|`
+# field of an image link that is one of them is no caption. An unknown local name of an
+# option, when it is the last field, is kept as the caption (as the reference kept any).
 _IMAGE_OPTION_WORDS = (
     "thumb|thumbnail|frame|framed|enframed|frameless|border|left|right|center|centre|none|"
     "baseline|sub|super|top|text-top|middle|bottom|text-bottom|upright|loop|muted|"
