@@ -140,7 +140,7 @@ def test_recipes_name_what_differs():
 def test_output_neutral_options_are_marked_where_they_are_defined():
     neutral = {f.name for f in dataclasses.fields(BuildDumpDbOptions) if is_neutral(f)}
     assert neutral == {"processes", "chunk_size", "reuse", "progress"}
-    assert recipe_options(BuildDumpDbOptions(processes=3, chunk_size=9)) == {}
+    assert recipe_options(BuildDumpDbOptions(processes=3, chunk_size=9)) == {"image_captions": True}
 
 
 @dataclasses.dataclass

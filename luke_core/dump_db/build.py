@@ -47,8 +47,9 @@ _TEXT_REDIRECT = re.compile(
 # are small so that every worker has work within milliseconds of the start.
 _CHUNK_TEXT_BYTES = 1 << 18
 _FIRST_CHUNK_TEXT_BYTES = 1 << 14
-RULES_VERSION = 1
-"""Raised when a change of the parsing rules changes the databases this step writes."""
+RULES_VERSION = 2
+"""Raised when a change of the parsing rules changes the databases this step writes (2: image
+captions kept as text)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,9 @@ class BuildDumpDbOptions:
     """Processes parsing wikitext; 1 parses in the main process."""
     chunk_size: int = neutral(default=100)
     """Articles per task sent to a worker (fewer when their text is long)."""
+    image_captions: bool = True
+    """Keep the captions of `[[File:...]]` / `[[Image:...]]` as text, with their links (the
+    reference's data; see `wikitext.py`); False drops them with the image."""
     reuse: bool = neutral(default=False)
     """Keep OUT when it was built from the same dump files (unchanged since) by the same
     rules: see `luke_core.reuse`."""
@@ -117,7 +121,7 @@ def build_dump_db(
                 )
             summary.redirect_loops = writer.resolve_redirects()
             _finish_summary(summary, started)
-            writer.finish(_meta(site, sources, summary))
+            writer.finish(_meta(site, sources, summary, options))
         except BaseException:
             writer.abort()
             raise
@@ -138,7 +142,7 @@ def _parse_all(
     ):
         for uri in sources:
             with DumpReader(uri) as reader:
-                chunks = _article_chunks(reader, writer, summary, options.chunk_size)
+                chunks = _article_chunks(reader, writer, summary, options)
                 for results in pool.map(_parse_chunk, chunks):
                     _store(results, writer, summary)
                     bar.update(len(results))
@@ -160,7 +164,10 @@ def _check_same_wiki(first: SiteInfo | None, site: SiteInfo, uri: str) -> SiteIn
 
 
 def _article_chunks(
-    reader: DumpReader, writer: DumpDBWriter, summary: BuildDumpDbSummary, chunk_size: int
+    reader: DumpReader,
+    writer: DumpDBWriter,
+    summary: BuildDumpDbSummary,
+    options: BuildDumpDbOptions,
 ) -> Iterator[tuple[WikitextRules, list[tuple[str, int, str]]]]:
     """Chunks of articles to parse; redirects and skipped pages are handled on the way."""
     rules: WikitextRules | None = None
@@ -169,12 +176,16 @@ def _article_chunks(
     chunk_cap = _FIRST_CHUNK_TEXT_BYTES
     for page in reader.pages():
         if rules is None:
-            rules = WikitextRules.for_site(reader.siteinfo.namespaces, reader.siteinfo.case)
+            rules = WikitextRules.for_site(
+                reader.siteinfo.namespaces,
+                reader.siteinfo.case,
+                image_captions=options.image_captions,
+            )
         if not _is_article(page, writer, summary, rules):
             continue
         chunk.append((page.title, page.page_id, page.text))
         chunk_bytes += len(page.text)
-        if len(chunk) >= chunk_size or chunk_bytes >= chunk_cap:
+        if len(chunk) >= options.chunk_size or chunk_bytes >= chunk_cap:
             yield rules, chunk
             chunk, chunk_bytes = [], 0
             chunk_cap = min(2 * chunk_cap, _CHUNK_TEXT_BYTES)
@@ -260,7 +271,9 @@ def _recipe(sources: list[str], options: BuildDumpDbOptions) -> Recipe:
     return Recipe("build-dump-db", RULES_VERSION, inputs, recipe_options(options))
 
 
-def _meta(site: SiteInfo, sources: list[str], summary: BuildDumpDbSummary) -> dict:
+def _meta(
+    site: SiteInfo, sources: list[str], summary: BuildDumpDbSummary, options: BuildDumpDbOptions
+) -> dict:
     language = site.language or (site.dbname or "").removesuffix("wiki") or None
     return {
         **new_build_meta(),
@@ -281,4 +294,5 @@ def _meta(site: SiteInfo, sources: list[str], summary: BuildDumpDbSummary) -> di
                 "redirect_loops",
             )
         },
+        "options": {"image_captions": options.image_captions},
     }

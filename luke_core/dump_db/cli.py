@@ -25,6 +25,13 @@ from luke_core.progress import summary_dict
     show_default=True,
     help="Articles per task sent to a parsing process.",
 )
+@click.option(
+    "--image-captions/--no-image-captions",
+    default=default(BuildDumpDbOptions, "image_captions"),
+    show_default=True,
+    help="Keep the captions of [[File:...]] / [[Image:...]] as text with their links, as the "
+    "reference's data did; --no-image-captions drops them with the image.",
+)
 @reuse_option
 @progress_option
 def build_dump_db_command(dump, out, **options) -> None:

@@ -174,6 +174,13 @@ class DumpDB(SQLiteArtifact):
     def language(self) -> str | None:
         return self.meta.get("language")
 
+    @property
+    def image_captions(self) -> bool:
+        """Whether image captions were kept as text (`BuildDumpDbOptions.image_captions`;
+        databases built before the option existed dropped them)."""
+        options = self.meta.get("options")
+        return bool(isinstance(options, dict) and options.get("image_captions", False))
+
     def namespaces(self) -> dict[int, str]:
         """The wiki's namespace names from the dump's metadata ({} when absent)."""
         found = self.meta.get("namespaces")

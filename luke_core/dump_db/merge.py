@@ -90,6 +90,7 @@ def merge_dump_dbs(
 
 
 def _check_same_wiki(databases: list[DumpDB]) -> None:
+    """The parts of one wiki, parsed with the same text rules."""
     first = databases[0]
     for db in databases[1:]:
         if (db.meta["site"].get("dbname"), db.language) != (
@@ -100,6 +101,15 @@ def _check_same_wiki(databases: list[DumpDB]) -> None:
                 f"{db.uri}: a part of another wiki ({db.meta['site'].get('dbname')}, "
                 f"language {db.language}) than {first.uri}"
             )
+        if db.image_captions != first.image_captions:
+            raise LukeError(
+                f"{db.uri}: image captions {_kept(db)}, but {_kept(first)} in {first.uri}: "
+                "build all parts with the same --image-captions/--no-image-captions"
+            )
+
+
+def _kept(db: DumpDB) -> str:
+    return "kept" if db.image_captions else "dropped"
 
 
 def _copy(databases, writer: DumpDBWriter, summary: MergeDumpDbSummary, progress: bool) -> None:

@@ -10,9 +10,18 @@ and everything else are dropped.
 
 Where the reference is wrong we do what MediaWiki renders instead (each is tested):
 - link anchors (`Foo#History`) are stripped from the target (reference defect);
-- `[[File:...]]`, `[[Image:...]]` and `[[Category:...]]` without a leading colon render no
-  text (an embedded image or the page's categories), so they add neither text nor link;
-  the reference pasted "thumb|250px|caption" into the paragraph;
+- `[[File:...]]` and `[[Image:...]]` without a leading colon embed an image: its caption (the
+  last `|` field that is no option such as `thumb`, `250px`, `right`, `upright=1.2` or
+  `alt=...`, as MediaWiki reads it) is kept as unlinked text where the image stands, and
+  the links inside the caption are kept as links. The reference kept the last field
+  whatever it was ("thumb", "alt=...", or the file name for a bare `[[File:x.jpg]]`) and
+  recorded it as one link to the file, which is no article (an [UNK] mention with
+  `--include-unk-entities`). `[[Media:...|label]]` shows its label the same way.
+  `WikitextRules.image_captions=False` (`luke build-dump-db --no-image-captions`) drops
+  captions, image and all, as this parser did before;
+- `[[Category:X]]` and `[[Category:X|sort key]]` without a leading colon categorise the page
+  and render nothing: neither text nor link (the reference kept the sort key as the text of
+  a link to the category; a sort key is no prose);
 - interlanguage links (`[[fr:Agronomie]]`) render no text and links to other wikis
   (`[[wikt:word]]`, `[[:fr:Agronomie]]`) only their text: neither is a link to an article
   here (the reference stored "fr:Agronomie" as text with a link to "Fr:Agronomie");
@@ -90,6 +99,32 @@ _MEDIA_NAMES = (
     "Tiedosto",
     "Dosya",
 )
+# The image options of MediaWiki (English names and those of the largest Wikipedias): a `|`
+# field of an image link that is one of them is no caption. An unknown local name of an
+# option, when it is the last field, is kept as the caption (as the reference kept any).
+_IMAGE_OPTION_WORDS = (
+    "thumb|thumbnail|frame|framed|enframed|frameless|border|left|right|center|centre|none|"
+    "baseline|sub|super|top|text-top|middle|bottom|text-bottom|upright|loop|muted|"
+    "mini|miniatur|gerahmt|rahmenlos|rand|links|rechts|zentriert|ohne|hochkant|"
+    "vignette|cadre|encadré|sans_cadre|non_encadré|bordure|gauche|droite|centré|néant|"
+    "redresse|miniatura|miniaturadeimagen|marco|sinmarco|izquierda|derecha|centro|ninguno|"
+    "vertical|destra|sinistra|nessuno|verticale|miniaturadaimagem|esquerda|direita|"
+    "nenhum|moldura|semmoldura|miniatuur|kader|kaderloos|geen|gecentreerd|rechtop|"
+    "мини|миниатюра|слева|справа|центр|без|обрамить|безрамки|"
+    "サムネイル|サムネ|左|右|中央|なし|フレーム|フレームなし|缩略图|縮圖|居中|无|無|有框|无框"
+)
+_IMAGE_OPTION_KEYS = (
+    "upright|alt|link|page|class|lang|thumb|thumbnail|start|end|thumbtime|"
+    "hochkant|alternativtext|verweis|miniatur|mini|vignette|redresse|alternative|lien|"
+    "enlace|vínculo|collegamento|ligação|koppeling|альт|ссылка|代替文|リンク"
+)
+_IMAGE_OPTION = re.compile(
+    rf"(?:{_IMAGE_OPTION_WORDS})"
+    r"|\d*(?:x\d+)?\s*(?:px|пкс|ピクセル|像素)"
+    rf"|(?:{_IMAGE_OPTION_KEYS})\s*=.*"
+    r"|upright\s*[\d.]+",
+    re.IGNORECASE | re.DOTALL,
+)
 _CATEGORY_NAMES = (
     "Category",
     "Kategorie",
@@ -116,9 +151,14 @@ class WikitextRules:
     category_prefixes: frozenset[str]
     namespace_names: dict[str, str]
     first_letter_case: bool = True
+    image_captions: bool = True
+    """Keep the captions of embedded images as text (the reference's data); False drops
+    them with the image."""
 
     @classmethod
-    def for_site(cls, namespaces: dict[int, str], case: str = "first-letter") -> WikitextRules:
+    def for_site(
+        cls, namespaces: dict[int, str], case: str = "first-letter", *, image_captions: bool = True
+    ) -> WikitextRules:
         """Rules from the dump's `<siteinfo>` namespaces (key -> local name)."""
         media = {n.lower() for n in _MEDIA_NAMES}
         media.update(namespaces[k].lower() for k in (6, -2) if namespaces.get(k))
@@ -133,6 +173,7 @@ class WikitextRules:
             category_prefixes=frozenset(category),
             namespace_names=names,
             first_letter_case=case != "case-sensitive",
+            image_captions=image_captions,
         )
 
 
@@ -206,6 +247,25 @@ def _strip(wikicode) -> str:
     return wikicode.strip_code() if _MARKUP_CHARS.search(raw) else raw
 
 
+def _caption_nodes(text) -> list:
+    """The nodes of an image link's caption: as MediaWiki reads it, the last `|` field of
+    the link's text that is no image option (the `|` of nested links and templates do not
+    count); none when every field is an option."""
+    fields: list[list] = [[]]
+    for node in text.nodes:
+        if type(node) is not Text or "|" not in node.value:
+            fields[-1].append(node)
+            continue
+        first, *rest = node.value.split("|")
+        fields[-1].append(Text(first))
+        fields.extend([Text(part)] for part in rest)
+    for field in reversed(fields):
+        shown = "".join(map(str, field)).strip()
+        if shown and not _IMAGE_OPTION.fullmatch(shown):
+            return field
+    return []
+
+
 class _ParagraphBuilder:
     """Accumulates the current paragraph while walking the top-level nodes."""
 
@@ -216,6 +276,7 @@ class _ParagraphBuilder:
         self.links: list[Link] = []
         self.abstract = True
         self.open_link: Link | None = None  # the last link, while a trail may still extend it
+        self.in_caption = False
 
     def add(self, node) -> None:
         kind = type(node)
@@ -241,6 +302,8 @@ class _ParagraphBuilder:
         self.open_link = None
 
     def _add_text(self, text: str) -> None:
+        if self.in_caption:  # a caption is one piece of text, whatever its line breaks
+            text = text.replace("\n", " ")
         lines = text.split("\n")
         if self.open_link is not None:
             self._extend_trail(lines[0])
@@ -264,12 +327,13 @@ class _ParagraphBuilder:
         inline = raw_title.startswith(":")
         prefix, colon, _ = raw_title.lstrip(":").partition(":")
         prefix = prefix.strip().lower()
-        if (
-            not inline
-            and colon
-            and (prefix in self.rules.media_prefixes or prefix in self.rules.category_prefixes)
-        ):
+        if not inline and colon and prefix in self.rules.category_prefixes:
             self.open_link = None
+            return
+        if not inline and colon and prefix in self.rules.media_prefixes:
+            if self.rules.image_captions and node.text:
+                self._add_caption(node.text)
+            self.open_link = None  # no link trail after an image
             return
         text = _strip(node.text) if node.text else raw_title.lstrip(":")
         if colon and _points_out_of_the_wiki(prefix, self.rules):
@@ -283,6 +347,16 @@ class _ParagraphBuilder:
         if title and text:
             self.links.append(Link(title, text, start, len(self.text)))
             self.open_link = self.links[-1]
+
+    def _add_caption(self, text) -> None:
+        """The caption of an embedded image, walked like top-level text so that its
+        links are kept."""
+        nodes = _caption_nodes(text)
+        outer, self.in_caption = self.in_caption, True
+        self.open_link = None
+        for node in nodes:
+            self.add(node)
+        self.in_caption = outer
 
     def _add_tag(self, node) -> None:
         tag = str(node.tag).strip().lower()

@@ -64,8 +64,9 @@ CARD_FILE = "README.md"
 PROVENANCE_FILE = "luke_export.json"
 KIND = "huggingface_model"
 EARLIER_EXPORT = storage.EarlierOutput(PROVENANCE_FILE, "kind", KIND, "a Hugging Face export")
-RULES_VERSION = 1
-"""Raised when a change of the key map, tokenizer files or card changes what is exported."""
+RULES_VERSION = 2
+"""Raised when a change of the key map, tokenizer files or card changes what is exported (2:
+the published tokenizer defaults)."""
 
 
 @dataclass(kw_only=True)
@@ -149,8 +150,6 @@ def _export_tokenizer(
         tmp,
         tokenizer_class=tokenizer_class,
         entity_vocab=entities.mapping,
-        max_entity_length=sources.metadata.get("max_entity_length", 32),
-        max_mention_length=sources.metadata.get("max_mention_length", 30),
         model_max_length=max_words,
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from luke_core import storage
 from luke_core.errors import LukeError
+from luke_core.export.tokenizer import PUBLISHED_MAX_ENTITY_LENGTH, PUBLISHED_MAX_MENTION_LENGTH
 from luke_core.training.metrics import read_metrics
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,12 @@ def _introduction(metadata: dict, facts: CardFacts) -> str:
     base = metadata["model_config"]["bert_model_name"]
     lite = (
         " This is the lite export: the entity embeddings are removed (only the special "
-        "entities remain), so entities are given as `[MASK]` and the model reads them from "
-        "their mentions."
+        "entities remain), so entities are given as `[MASK]` (or `[MASK2]`) and the model "
+        "reads them from their mentions. Its entity vocabulary is `[PAD]` 0, `[UNK]` 1, "
+        "`[MASK]` 2, `[MASK2]` 3: `[PAD]` stays on row 0, the row transformers treats as "
+        "padding (`padding_idx`), so the tokenizer pads entities with the model's padding "
+        "row. The lite models of Studio Ousia number them `[MASK]` 0, `[UNK]` 1, `[PAD]` 2, "
+        "`[MASK2]` 3: there `[MASK]` is on the padding row, which fine-tuning never updates."
         if facts.lite
         else ""
     )
@@ -112,13 +117,45 @@ def _model_table(metadata: dict, facts: CardFacts) -> str:
         ("base model", f"`{config['bert_model_name']}` ({base.get('model_type')})"),
         ("layers / hidden size / heads", shape),
         ("parameters", f"{facts.parameters:,}"),
-        ("word vocabulary", f"{facts.vocab_size:,} (with `<ent>`, `<ent2>` and the added tokens)"),
+        ("word vocabulary", _word_vocabulary(base, facts)),
         ("entity vocabulary", f"{facts.entity_vocab_size:,} (with `[MASK2]`)"),
         ("entity embedding size", str(config["entity_emb_size"])),
         ("entity-aware attention", attention),
         ("tokenizer", f"`{facts.tokenizer_class}`"),
+        ("sequence limits", _limits(metadata)),
     ]
     return "## Model\n\n" + _table(("property", "value"), rows)
+
+
+def _word_vocabulary(base: dict, facts: CardFacts) -> str:
+    run_words = base.get("vocab_size")
+    if not isinstance(run_words, int) or facts.vocab_size <= run_words:
+        return f"{facts.vocab_size:,}"
+    return (
+        f"{facts.vocab_size:,}: the {run_words:,} words of pretraining, then `<ent>`, `<ent2>` "
+        "and, with transformers 5, the entity special tokens `[UNK]` `[PAD]` `[MASK]` "
+        "`[MASK2]`, which its tokenizer adds as words (the published models, made with "
+        "transformers 4, have `<ent>` and `<ent2>` only: 50,267 words for luke-base, whose "
+        "files give 50,271 under transformers 5)"
+    )
+
+
+def _limits(metadata: dict) -> str:
+    """What pretraining used and what the tokenizer pads and truncates to by default."""
+    trained = ", ".join(
+        f"{label} {metadata[key]:,}"
+        for key, label in (
+            ("max_seq_length", "words"),
+            ("max_entity_length", "entities"),
+            ("max_mention_length", "tokens per mention"),
+        )
+        if isinstance(metadata.get(key), int)
+    )
+    return (
+        f"pretraining: {trained or 'not recorded'}; the tokenizer's defaults, as in the "
+        f"published models: entities {PUBLISHED_MAX_ENTITY_LENGTH}, tokens per mention "
+        f"{PUBLISHED_MAX_MENTION_LENGTH} (`max_entity_length`, `max_mention_length`)"
+    )
 
 
 def _datasets(metadata: dict) -> list[dict[str, Any]]:

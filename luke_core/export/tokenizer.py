@@ -15,7 +15,14 @@ the original files every version of the two classes reads: `vocab.json` + `merge
   staging folder carries XLM-R's `tokenizer.json`: built from the SentencePiece file
   alone, transformers 5's `MLukeTokenizer` numbers the pieces without XLM-R's offset.
 - Both classes add `<ent>` and `<ent2>` themselves, after the word vocabulary. Every word
-  of the run's tokenizer must keep its id; the export checks that.
+  of the run's tokenizer must keep its id; the export checks that. transformers 5 also
+  registers the entity special tokens `[UNK]` `[PAD]` `[MASK]` `[MASK2]` as words, so a
+  roberta-base folder has 50,271 words (50,265 + 6), as the published `studio-ousia/luke-base`
+  files have when transformers 5 loads them.
+- `max_entity_length` and `max_mention_length` are those of the published LUKE and mLUKE
+  tokenizers (32 and 30), not the pretraining's (128 entities per sequence): they are the
+  defaults of padding and truncation when users fine-tune, and the published models set
+  them so. The model card records the pretraining's values.
 """
 
 from __future__ import annotations
@@ -43,6 +50,21 @@ ENTITY_VOCAB_JSON = "entity_vocab.json"
 CONFIG_FILE = "tokenizer_config.json"
 # the tokens <ent> and <ent2> start as these words (transformers' conversion scripts)
 ENTITY_TOKEN_SOURCES = {"entity_1_token": "@", "entity_2_token": "#"}
+# tokenizer_config.json of studio-ousia/luke-base, luke-large, mluke-base, mluke-large
+PUBLISHED_MAX_ENTITY_LENGTH = 32
+PUBLISHED_MAX_MENTION_LENGTH = 30
+# RoBERTa's and XLM-R's <mask> takes the space before it ("Tokyo is the <mask>." masks
+# " capital"), as in the published LUKE and mLUKE tokenizers; transformers 5 builds it
+# without when no tokenizer.json says so
+PUBLISHED_MASK_TOKEN = {
+    "__type": "AddedToken",  # what transformers reads as an AddedToken in tokenizer_config.json
+    "content": "<mask>",
+    "lstrip": True,
+    "rstrip": False,
+    "normalized": True,
+    "single_word": False,
+    "special": True,
+}
 
 
 @dataclass(frozen=True)
@@ -76,8 +98,6 @@ def export_tokenizer(
     *,
     tokenizer_class: str,
     entity_vocab: dict[str, int],
-    max_entity_length: int,
-    max_mention_length: int,
     model_max_length: int,
 ) -> ExportedTokenizer:
     """Write the tokenizer files into `out_dir` (a local folder)."""
@@ -90,9 +110,10 @@ def export_tokenizer(
         original_files = _write_original_files(source, source_dir, source_uri, staging)
         settings = {
             "tokenizer_class": tokenizer_class,
-            "max_entity_length": max_entity_length,
-            "max_mention_length": max_mention_length,
+            "max_entity_length": PUBLISHED_MAX_ENTITY_LENGTH,
+            "max_mention_length": PUBLISHED_MAX_MENTION_LENGTH,
             "model_max_length": model_max_length,
+            "mask_token": PUBLISHED_MASK_TOKEN,
         }
         _write_json(os.path.join(staging, CONFIG_FILE), settings)
         _write_json(os.path.join(staging, ENTITY_VOCAB_JSON), entity_vocab)

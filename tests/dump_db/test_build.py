@@ -201,3 +201,51 @@ def test_merging_part_databases_equals_building_the_parts_together(tmp_path):
     copy = shutil.copy(part_dbs[0], tmp_path / "copy-of-part0.db")  # titles seen before
     again = merge_dump_dbs([part_dbs[0], str(copy)], str(tmp_path / "twice.db"), quiet)
     assert again.duplicate_titles == 5 and again.pages == 5
+
+
+CAPTIONED = [
+    WikiPage(
+        "Lisbon", "[[File:Lisbon.jpg|thumb|The [[Tagus]] at night]]\nLisbon is in [[Portugal]]."
+    ),
+    WikiPage("Porto", "Porto.[[Image:Porto.jpg|right|200px]] [[Category:Cities|Porto]]"),
+]
+
+
+def test_image_captions_kept_by_default_and_recorded(tmp_path):
+    out, summary = build(tmp_path, CAPTIONED)
+    assert summary.links == 2
+    with DumpDB(out) as db:
+        assert db.meta["options"]["image_captions"] is True and db.image_captions
+        lisbon = db.get_page("Lisbon")
+        assert [p.text for p in lisbon.paragraphs] == [
+            "The Tagus at night",
+            "Lisbon is in Portugal.",
+        ]
+        assert [ln.title for ln in lisbon.paragraphs[0].links] == ["Tagus"]
+        # options are no caption; a category's sort key is no text
+        assert [p.text for p in db.get_page("Porto").paragraphs] == ["Porto. "]
+
+
+def test_no_image_captions_restores_dropping_them(tmp_path):
+    dump = write_dump(str(tmp_path / "dump.xml"), CAPTIONED)
+    out = str(tmp_path / "no-captions.db")
+    options = BuildDumpDbOptions(processes=1, image_captions=False, progress=False)
+    summary = build_dump_db(dump, out, options)
+    assert summary.links == 1
+    with DumpDB(out) as db:
+        assert db.meta["options"]["image_captions"] is False and not db.image_captions
+        assert [p.text for p in db.get_page("Lisbon").paragraphs] == ["Lisbon is in Portugal."]
+
+
+def test_parts_parsed_with_other_caption_rules_are_not_merged(tmp_path):
+    from luke_core.dump_db import MergeDumpDbOptions, merge_dump_dbs
+
+    kept, _ = build(tmp_path, CAPTIONED[:1], name="part1.xml")
+    dump = write_dump(str(tmp_path / "part2.xml"), CAPTIONED[1:])
+    dropped = str(tmp_path / "part2.xml.db")
+    options = BuildDumpDbOptions(processes=1, image_captions=False, progress=False)
+    build_dump_db(dump, dropped, options)
+    out = tmp_path / "merged.db"
+    with pytest.raises(LukeError, match="part2.xml.db: image captions dropped, but kept in"):
+        merge_dump_dbs([kept, dropped], str(out), MergeDumpDbOptions(progress=False))
+    assert not out.exists()

@@ -169,6 +169,21 @@ def test_cli_build_and_inspect(tmp_path):
     assert page["page"]["title"] == "Page 3" and page["redirected_from"] is None
 
 
+def test_cli_no_image_captions(tmp_path):
+    page = WikiPage("Lisbon", "Lisbon.[[File:Lisbon.jpg|thumb|The [[Tagus]]]]")
+    dump = write_dump(str(tmp_path / "d.xml"), [page])
+    for flag, expected in (
+        ("--image-captions", "Lisbon.The Tagus"),
+        ("--no-image-captions", "Lisbon."),
+    ):
+        out = str(tmp_path / f"{flag}.db")
+        result = CliRunner().invoke(luke, ["build-dump-db", dump, out, "-j", "1", flag])
+        assert result.exit_code == 0, result.output
+        with DumpDB(out) as db:
+            assert db.get_page("Lisbon").paragraphs[0].text == expected
+            assert db.meta["options"]["image_captions"] is (flag == "--image-captions")
+
+
 def test_s3_round_trip(s3, tmp_path):
     local = write_dump(str(tmp_path / "dump.xml.bz2"), PAGES, compression="multistream")
     storage.upload_file(local, f"{s3}/dumps/enwiki-part1.xml.bz2")

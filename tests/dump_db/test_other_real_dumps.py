@@ -76,7 +76,16 @@ def test_utf16_bulgarian_dump(gensim_samples, tmp_path):
         (article,) = [p for p in pages if p.namespace == 0]
         page = db.get_page(article.title)
         assert page.title == "Григориански календар"
-        assert page.paragraphs[0].text.startswith("Григорианският календар")
+        # the page opens with five images, the first [[File:Gregory XIII.jpg|thumb|[[Папа]]
+        # [[Григорий XIII]]]]: their captions are text, their links links, the files none
+        caption = page.paragraphs[0]
+        assert caption.text == "Папа Григорий XIII"
+        assert [(ln.title, ln.text) for ln in caption.links] == [
+            ("Папа", "Папа"),
+            ("Григорий XIII", "Григорий XIII"),
+        ]
+        assert page.paragraphs[1].text == "Вечният григориански календар от 15 октомври 1582"
+        assert page.paragraphs[5].text.startswith("Григорианският календар")
         titles = {ln.title for p in page.paragraphs for ln in p.links}
         assert "ISO 8601" in titles
         assert not any(t.startswith(("Категория:", "Файл:")) for t in titles)

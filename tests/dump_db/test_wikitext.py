@@ -64,13 +64,61 @@ def test_headings_end_the_abstract_and_their_text_is_dropped():
     ]
 
 
-def test_file_image_and_category_links_render_no_text():
+def test_image_captions_are_text_with_their_links():
     text = (
-        "Intro [[File:Map.png|thumb|A map of [[Spain]]]] text [[Image:x.jpg]] "
-        "more [[Category:Countries]] and [[category:Europe|sort]] end."
+        "Intro [[File:Map.png|thumb|250px|A map of [[Spain]] and [[Portugal|its west]]]]s "
+        "text [[Image:x.jpg|left|upright=1.2|Two\nlines]] end."
     )
     (p,) = paragraphs(text)
-    assert p.text == "Intro  text  more  and  end."
+    # the caption stands where the image does; no link trail after an image
+    assert p.text == "Intro A map of Spain and its wests text Two lines end."
+    assert links(p) == [("Spain", "Spain", 15, 20), ("Portugal", "its west", 25, 33)]
+    check_offsets(p)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "[[File:x.jpg]]",
+        "[[File:x.jpg|thumb]]",
+        "[[Image:x.jpg|thumbnail|250px]]",
+        "[[File:x.jpg|200x100px]]",
+        "[[File:x.jpg|thumb|right]]",
+        "[[File:x.jpg|thumb| upright=1.5 ]]",
+        "[[File:x.jpg|thumb|link=Spain]]",
+        "[[Datei:x.jpg|mini|hochkant]]",
+        "[[Fichier:x.jpg|vignette|gauche]]",
+        "[[File:x.jpg|thumb|]]",
+    ],
+)
+def test_image_options_are_no_caption(image):
+    (p,) = paragraphs(f"A {image} b.")
+    assert p.text == "A  b." and p.links == ()
+
+
+def test_the_caption_is_the_last_field_that_is_no_option():
+    (p,) = paragraphs("[[File:x.jpg|thumb|A [[Spain|map]]|alt=Alt text|right]]")
+    assert p.text == "A map" and links(p) == [("Spain", "map", 2, 5)]
+
+
+def test_image_caption_with_templates_and_nested_images():
+    (p,) = paragraphs(
+        "[[File:x.jpg|thumb|The {{lang|fr|Louvre}} and [[File:y.png|20px]] [[Paris]]]]"
+    )
+    assert p.text == "The  and  Paris"
+    assert links(p) == [("Paris", "Paris", 10, 15)]
+
+
+def test_category_links_and_sort_keys_render_nothing():
+    (p,) = paragraphs("Text [[Category:Countries]] and [[category:Europe|sort key]] end.")
+    assert p.text == "Text  and  end."
+    assert p.links == ()
+
+
+def test_image_captions_can_be_dropped():
+    rules = WikitextRules.for_site({6: "File", 14: "Category"}, image_captions=False)
+    (p,) = paragraphs("Intro [[File:Map.png|thumb|A map of [[Spain]]]] text.", rules)
+    assert p.text == "Intro  text."
     assert p.links == ()
 
 

@@ -236,6 +236,57 @@ def test_lite_export(luke_run, tmp_path, exported, vocab_size):
     )
 
 
+def test_lite_tokenizer_pads_with_the_models_padding_row(luke_run, tmp_path, exported):
+    """From the folders as users load them: the lite tokenizer pads entities with the id
+    the model treats as padding (`padding_idx`, no gradient: [PAD] at 0, not [MASK] as in
+    Studio Ousia's lite models), the padding changes nothing, and words and entities given
+    as [MASK] / [MASK2] are predicted as the full export predicts them."""
+    from transformers import LukeTokenizer
+
+    out = str(tmp_path / "lite")
+    export_huggingface(luke_run, out, ExportOptions(remove_entity_embeddings=True, progress=False))
+    text = "Tokyo is the <mask> of Japan, and Paris is the capital of France."
+    spans = [(0, 5), (25, 30)]
+    masks = ["[MASK]", "[MASK2]"]
+
+    def encode(folder, **padding):
+        tokenizer = LukeTokenizer.from_pretrained(folder)
+        return tokenizer(text, entity_spans=spans, entities=masks, return_tensors="pt", **padding)
+
+    lite_model, full_model = load_masked_lm(out), load_masked_lm(exported)
+    padding_row = lite_model.luke.entity_embeddings.entity_embeddings.padding_idx
+    padded = encode(out, padding="max_length", max_length=24)
+    assert padding_row == 0 == LukeTokenizer.from_pretrained(out).entity_pad_token_id
+    assert padded["entity_ids"][0].tolist() == [2, 3] + [padding_row] * 30
+    assert padded["entity_attention_mask"][0].tolist() == [1, 1] + [0] * 30
+
+    lite = lite_model(**padded)
+    # through the embedding lookup only (the entity head's decoder is the same table)
+    lite.logits.sum().backward()
+    gradient = lite_model.luke.entity_embeddings.entity_embeddings.weight.grad
+    assert not gradient[padding_row].any() and gradient[2].any() and gradient[3].any()
+
+    with torch.no_grad():
+        unpadded = lite_model(**encode(out))
+        full = full_model(**encode(exported, padding="max_length", max_length=24))
+    words = int(unpadded.logits.shape[1])
+    real = slice(0, words)
+    torch.testing.assert_close(lite.logits[0, real], unpadded.logits[0], atol=TOLERANCE, rtol=0)
+    torch.testing.assert_close(lite.logits.detach(), full.logits, atol=TOLERANCE, rtol=0)
+    special = [0, 1, 2, ENTITIES]  # [PAD] [UNK] [MASK] [MASK2] of the full export
+    torch.testing.assert_close(
+        lite.entity_logits.detach()[0, :2],
+        full.entity_logits[0, :2, special],
+        atol=TOLERANCE,
+        rtol=0,
+    )
+    torch.testing.assert_close(
+        lite.entity_logits.detach()[0, :2], unpadded.entity_logits[0], atol=TOLERANCE, rtol=0
+    )
+    mask = padded["input_ids"][0].tolist().index(LukeTokenizer.from_pretrained(out).mask_token_id)
+    assert lite.logits[0, mask].argmax() == full.logits[0, mask].argmax()
+
+
 def test_summary_and_inspect(luke_run, tmp_path):
     from luke_core.inspect import InspectOptions, artifact_kind, describe
 

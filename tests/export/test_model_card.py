@@ -49,7 +49,9 @@ def test_numbers_are_those_of_the_run(exported, luke_run):
     assert table_value(card, "masked entity loss") == "3.25"
     assert table_value(card, "masked entity accuracy") == "0.375"
     assert table_value(card, "optimizer steps") == "10 of 10"
-    assert table_value(card, "word vocabulary").startswith("326 ")  # 320 + 6 added
+    # 320 + <ent> <ent2> + [UNK] [PAD] [MASK] [MASK2], which transformers 5 adds as words
+    words = table_value(card, "word vocabulary")
+    assert words.startswith("326: the 320 words of pretraining") and "[MASK2]" in words
     assert table_value(card, "entity vocabulary").startswith("51 ")
     assert re.search(
         r"\| `[^`]*enwiki` \| en \| 64 \| 2,048 \| 300 \| `enwiki-20181220.db` \|", card
@@ -57,6 +59,26 @@ def test_numbers_are_those_of_the_run(exported, luke_run):
     assert table_value(card, "trained") == "all weights"
     config = json.load(open(os.path.join(luke_run, "metadata.json")))["model_config"]
     assert f"`{config['bert_model_name']}` (roberta)" in table_value(card, "base model")
+
+
+def test_sequence_limits_of_pretraining_and_of_the_tokenizer(exported, luke_run):
+    """The run trained with 128 entities per sequence; the tokenizer pads and truncates to
+    the published 32 entities and 30 tokens per mention."""
+    trained = json.load(open(os.path.join(luke_run, "metadata.json")))
+    assert trained["max_entity_length"] == 128
+    limits = table_value(card_of(exported), "sequence limits")
+    assert limits.startswith("pretraining: words 64, entities 128, tokens per mention 30;")
+    assert "entities 32, tokens per mention 30" in limits
+    config = json.load(open(os.path.join(exported, "tokenizer_config.json")))
+    assert (config["max_entity_length"], config["max_mention_length"]) == (32, 30)
+
+
+def test_the_lite_card_explains_its_entity_ids(luke_run, exported, tmp_path):
+    out = str(tmp_path / "lite")
+    export_huggingface(luke_run, out, ExportOptions(remove_entity_embeddings=True, progress=False))
+    ours, studio_ousia = "`[PAD]` 0, `[UNK]` 1, `[MASK]` 2, `[MASK2]` 3", "`[MASK]` 0, `[UNK]` 1"
+    assert ours in card_of(out) and studio_ousia in card_of(out)
+    assert ours not in card_of(exported)
 
 
 def test_the_code_runs_as_written(exported):

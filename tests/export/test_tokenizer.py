@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pyarrow as pa
@@ -25,7 +26,7 @@ from luke_testing.dataset_inputs import xlmr_dir as xlmr_source_dir
 from luke_testing.pretraining_data import TINY_TEXT
 
 ENTITY_VOCAB = {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "Tokyo": 3, "[MASK2]": 4}
-LIMITS = {"max_entity_length": 64, "max_mention_length": 16, "model_max_length": 512}
+LIMITS = {"model_max_length": 512}
 
 PAGES = {
     "Tokyo": "[[Tokyo]] is the capital and largest city of [[Japan]] and home to many people.",
@@ -94,7 +95,8 @@ def test_exported_luke_tokenizer(tmp_path):
     tokenizer = LukeTokenizer.from_pretrained(out)
     assert tokenizer.convert_tokens_to_ids(["<ent>", "<ent2>"]) == [50265, 50266]
     assert tokenizer.entity_vocab == ENTITY_VOCAB
-    assert tokenizer.max_mention_length == 16 and tokenizer.max_entity_length == 64
+    # the published defaults, whatever the pretraining's
+    assert tokenizer.max_entity_length == 32 and tokenizer.max_mention_length == 30
     config = json.load(open(f"{out}/tokenizer_config.json"))
     assert config["tokenizer_class"] == "LukeTokenizer"
     assert "entity_vocab" not in config  # entity_vocab.json holds it
@@ -132,6 +134,105 @@ def test_exported_mluke_tokenizer(tmp_path):
     ]
     encoding = tokenizer("東京 is big.", entity_spans=[(0, 2)], entities=["ja:東京"])
     assert encoding["entity_ids"] == [3]
+    assert tokenizer.max_entity_length == 32 and tokenizer.max_mention_length == 30
+
+
+def published_luke_base(folder, entity_vocab: dict[str, int]) -> str:
+    """A folder shaped as studio-ousia/luke-base ships its tokenizer (transformers 4 wrote
+    it): roberta-base's vocab.json and merges.txt, entity_vocab.json, added_tokens.json,
+    special_tokens_map.json and tokenizer_config.json with the published fields."""
+    os.makedirs(folder)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(os.path.join(roberta_dir(), name), os.path.join(folder, name))
+
+    def token(content: str, lstrip: bool = False) -> dict:
+        return {"__type": "AddedToken", "content": content, "lstrip": lstrip,
+                "normalized": True, "rstrip": False, "single_word": False}  # fmt: skip
+
+    entity_tokens = [token("<ent>"), token("<ent2>")]
+    files = {
+        "entity_vocab.json": entity_vocab,
+        "added_tokens.json": {"<ent>": 50265, "<ent2>": 50266},
+        "special_tokens_map.json": {
+            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
+            "pad_token": "<pad>", "cls_token": "<s>", "mask_token": token("<mask>", True),
+            "additional_special_tokens": entity_tokens,
+        },
+        "tokenizer_config.json": {
+            "add_prefix_space": False, "additional_special_tokens": entity_tokens,
+            "bos_token": token("<s>"), "cls_token": token("<s>"), "eos_token": token("</s>"),
+            "sep_token": token("</s>"), "unk_token": token("<unk>"), "pad_token": token("<pad>"),
+            "mask_token": token("<mask>", True), "errors": "replace", "task": None,
+            "entity_token_1": "<ent>", "entity_token_2": "<ent2>", "entity_unk_token": "[UNK]",
+            "entity_pad_token": "[PAD]", "entity_mask_token": "[MASK]",
+            "entity_mask2_token": "[MASK2]", "max_entity_length": 32, "max_mention_length": 30,
+            "model_max_length": 512, "tokenizer_class": "LukeTokenizer",
+        },
+    }  # fmt: skip
+    for name, content in files.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            json.dump(content, f)
+    return str(folder)
+
+
+def outcome(tokenizer, args, kwargs) -> dict | str:
+    """The encoding, or the error: transformers 5's LukeTokenizer fails on every
+    `truncation=True` (it calls a `truncate_sequences` it lacks), whatever the files."""
+    try:
+        return dict(tokenizer(*args, **kwargs))
+    except AttributeError as exc:
+        return f"AttributeError: {exc}"
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"[A-Z][a-z]+", text)]
+
+
+def test_tokenises_as_the_published_luke_base_files(tmp_path):
+    """Our folder and one shaped as studio-ousia/luke-base, both loaded with
+    `LukeTokenizer.from_pretrained`, give the same encodings: defaults (entity padding and
+    truncation at 32, mentions of 30 tokens), special words, the task formats."""
+    from transformers import LukeTokenizer
+
+    titles = [f"Entity {i}" for i in range(40)]
+    mapping = {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2}
+    mapping |= {title: i + 3 for i, title in enumerate(titles)} | {"[MASK2]": 43}
+    published = LukeTokenizer.from_pretrained(published_luke_base(tmp_path / "ref", mapping))
+    ours = LukeTokenizer.from_pretrained(
+        export_to(roberta_dir(), tmp_path / "ours", "LukeTokenizer", mapping)
+    )
+    assert len(ours) == len(published) == 50_271  # 50,265 + <ent> <ent2> + 4 entity tokens
+    assert ours.get_vocab() == published.get_vocab()
+    assert ours.entity_vocab == published.entity_vocab == mapping
+    assert (ours.max_entity_length, ours.max_mention_length) == (32, 30)
+
+    text = "Tokyo is the capital of Japan and Kyoto was the capital before Tokyo."
+    many = " ".join(f"Word{chr(97 + i % 26)} Name" for i in range(40)) + " <mask> [MASK]."
+    long_mention = "A " + " ".join(["Longword"] * 40) + " ends here."
+    calls = [
+        ((text,), {"entity_spans": word_spans(text), "entities": titles[:4]}),
+        ((text,), {"entity_spans": word_spans(text)}),  # [MASK] entities
+        ((text,), {"entity_spans": word_spans(text), "padding": "max_length", "max_length": 48}),
+        ((many,), {"entity_spans": word_spans(many)}),  # 40 entities: 32 kept by default
+        ((many,), {"entity_spans": word_spans(many), "padding": True, "truncation": True,
+                   "max_length": 24, "max_entity_length": 8}),
+        ((long_mention,), {"entity_spans": [(2, len(long_mention) - 11)]}),  # > 30 tokens
+        (([text, many],), {"entity_spans": [word_spans(text), word_spans(many)],
+                           "padding": True}),
+        ((text,), {"entity_spans": [(0, 5), (24, 29)], "task": "entity_pair_classification"}),
+        ((text,), {"entity_spans": word_spans(text), "task": "entity_span_classification"}),
+    ]  # fmt: skip
+    for args, kwargs in calls:
+        assert outcome(ours, args, kwargs) == outcome(published, args, kwargs), kwargs
+    padded = published(text, entity_spans=word_spans(text), padding="max_length", max_length=48)
+    assert padded["entity_ids"][4:] == [0] * 28  # padded to 32 with [PAD]
+    # as the model card loads it
+    encodings = []
+    for name in ("ours", "ref"):
+        reloaded = LukeTokenizer.from_pretrained(str(tmp_path / name), add_prefix_space=True)
+        encodings.append(dict(reloaded(text, entity_spans=word_spans(text))))
+        assert encodings[-1]["input_ids"][1] == reloaded.convert_tokens_to_ids("ĠTokyo")
+    assert encodings[0] == encodings[1]
 
 
 def test_mluke_needs_the_sentencepiece_model(tmp_path):

@@ -151,6 +151,18 @@ def test_build_dump_db_reuses_a_current_database(tmp_path, dump):
         assert not db.is_article("Kyoto") and db.page_count() == 6
 
 
+def test_a_database_parsed_without_image_captions_is_built_again(tmp_path, dump):
+    from luke_core import dump_db as step
+
+    uri, _ = call_build_dump_db(tmp_path, dump)
+    without = step.BuildDumpDbOptions(processes=1, image_captions=False, progress=False)
+    step.build_dump_db(dump, uri, without)  # as built before captions were kept
+    _, arts = call_build_dump_db(tmp_path, dump)
+    assert arts["metrics"].metadata["reused"] == 0
+    with DumpDB(uri) as db:
+        assert db.image_captions
+
+
 def test_a_glob_names_its_part_database_literally(tmp_path):
     parts = {"p2": ["Tokyo", "Japan"], "p10": ["Honshu", "Asia"]}
     for part, titles in parts.items():

@@ -102,6 +102,7 @@ def write_pretraining_run(
     tokenizer_class: str = "RobertaTokenizer",
     language: str | None = "en",
     max_seq_length: int = 64,
+    max_entity_length: int = 128,
     fix_bert_weights: bool = False,
 ) -> str:
     """Write the run folder (local) with one checkpoint of `model`; returns its folder."""
@@ -116,7 +117,7 @@ def write_pretraining_run(
         "started_at": "2026-01-01T00:00:00Z",
         "model_config": config.to_json(),
         "max_seq_length": max_seq_length,
-        "max_entity_length": 32,
+        "max_entity_length": max_entity_length,
         "max_mention_length": 30,
         "tokenizer_class": tokenizer_class,
         "tokenizer_name": tokenizer_dir,

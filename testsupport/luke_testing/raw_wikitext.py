@@ -4,8 +4,10 @@ checked against it.
 
 The dump database keeps the links of an article's top-level text, as the reference does. So
 the independent reading first removes from the raw wikitext what takes links out of the top
-level: comments, <ref>s, templates (nested: innermost first), tables, and File/Image/Category
-links with the links nested in their captions (by bracket matching). Every remaining
+level: comments, <ref>s, templates (nested: innermost first), tables, Category links, and
+File/Image links except their captions (by bracket matching; the caption is the last `|`
+field that is no image option, and its links are kept), or the captions too with
+`image_captions=False`. Every remaining
 [[target|...]] is a link, except those to other wikis (a language or interwiki prefix); its
 target is normalised as MediaWiki does (leading colon and
 #anchor removed, `_` and whitespace runs to one space, first letter upper-cased)."""
@@ -24,7 +26,12 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.S | re.I)
 _INNERMOST_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _INNERMOST_TABLE = re.compile(r"\{\|(?:(?!\{\|).)*?\|\}", re.S)
-_MEDIA_LINK_START = re.compile(r"\[\[\s*(?:file|image|category)\s*:", re.I)
+_MEDIA_LINK_START = re.compile(r"\[\[\s*(file|image|category)\s*:", re.I)
+_IMAGE_OPTION = re.compile(
+    r"\s*(?:thumb(?:nail)?|frame(?:d|less)?|border|left|right|cent(?:er|re)|none|upright"
+    r"|(?:upright|alt|link|page|class|lang)\s*=.*|\d*(?:x\d+)?px)?\s*",
+    re.I | re.S,
+)
 _LINK = re.compile(r"\[\[([^\[\]|]*)(?:\|[^\[\]]*)?\]\]")
 _HEADING = re.compile(r"^=+[^=\n].*=+\s*$", re.M)
 _PREFIX = re.compile(r"\s*:?\s*([^:]*?)\s*:")
@@ -63,12 +70,15 @@ def normalise(title: str) -> str:
     return title[:1].upper() + title[1:]
 
 
-def link_targets(wikitext: str, *, lead_only: bool = False) -> list[str]:
+def link_targets(
+    wikitext: str, *, lead_only: bool = False, image_captions: bool = True
+) -> list[str]:
     """The normalised targets of the top-level links, in order (before the first heading
-    only, with `lead_only`)."""
+    only, with `lead_only`), those of image captions included (unless `image_captions` is
+    False)."""
     text = _REF.sub("", _COMMENT.sub("", wikitext))
     text = _remove_repeatedly(_INNERMOST_TABLE, _remove_repeatedly(_INNERMOST_TEMPLATE, text))
-    text = _remove_media_links(text)
+    text = _remove_media_links(text, image_captions)
     if lead_only:
         text = _HEADING.split(text, maxsplit=1)[0]
     targets = [m.group(1) for m in _LINK.finditer(text) if not _to_another_wiki(m.group(1))]
@@ -91,12 +101,13 @@ def _remove_repeatedly(pattern: re.Pattern, text: str) -> str:
         text = shorter
 
 
-def _remove_media_links(text: str) -> str:
+def _remove_media_links(text: str, image_captions: bool) -> str:
     out, position = [], 0
     for match in _MEDIA_LINK_START.finditer(text):
         if match.start() < position:
             continue
         depth, i = 0, match.start()
+        bars = []  # where the link's own `|` are
         while i < len(text):
             if text.startswith("[[", i):
                 depth, i = depth + 1, i + 2
@@ -105,8 +116,19 @@ def _remove_media_links(text: str) -> str:
                 if depth == 0:
                     break
             else:
+                if text[i] == "|" and depth == 1:
+                    bars.append(i)
                 i += 1
         out.append(text[position : match.start()])
+        if image_captions and match.group(1).lower() != "category":
+            out.append(_caption(text[match.start() : i], [b - match.start() for b in bars]))
         position = i
     out.append(text[position:])
     return "".join(out)
+
+
+def _caption(link: str, bars: list[int]) -> str:
+    """The caption of an image link `[[File:...|...]]` given the offsets of its `|`."""
+    fields = [link[a + 1 : b] for a, b in zip(bars, [*bars[1:], len(link) - 2], strict=True)]
+    captions = [f for f in fields if not _IMAGE_OPTION.fullmatch(f)]
+    return captions[-1] if captions else ""

@@ -10,6 +10,15 @@ that never cross pages. A sequence is emitted when it holds an entity (or always
 `include_sentences_without_entities`), with its first `max_entity_length` mentions, each
 cut to `max_mention_length` tokens.
 
+Whether a segment is tokenised as the start of a word (RoBERTa's prefix space, XLM-R's
+"▁"), as the reference decided it: the text before a link, and the text after the last
+link, when it starts the paragraph or follows a space (or starts with whitespace itself);
+a link's text when the text between it and the previous cut (the previous link's end or
+the sentence's start) ends with a space or is empty. So in `[[A]][[B]]` (no text between
+the links) and for a link that opens a sentence, B is tokenised as a word of its own:
+"[[Lithium|Li]][[Fluorine|F]]" gives "Li" + "ĠF", not "Li" + "F"; while in `[[A]]x[[B]]`
+B continues the word.
+
 Deviation from the reference: a link whose text has no token (whitespace only) is
 dropped instead of becoming a mention of no position.
 """
@@ -201,10 +210,10 @@ class InstanceBuilder:
                 continue
             if cursor < link_start:
                 segments.append((text[cursor:link_start], cursor == 0 or text[cursor - 1] == " "))
+            # no text before the link in this sentence counts as a space (the reference's rule)
+            follows_space = cursor == link_start or text[link_start - 1] == " "
             sentence.mentions.append((entity_id, len(segments)))
-            segments.append(
-                (text[link_start:link_end], link_start == 0 or text[link_start - 1] == " ")
-            )
+            segments.append((text[link_start:link_end], follows_space))
             cursor = link_end
         if cursor < end:
             segments.append((text[cursor:end], cursor == 0 or text[cursor - 1] == " "))

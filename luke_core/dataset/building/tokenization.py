@@ -6,9 +6,10 @@ boundaries. Whether a segment is tokenised as the start of a word depends on wha
 precedes it, as in the reference (which used the slow tokenizers of transformers 4):
 
 - whitespace runs collapse to one space and trailing whitespace is dropped;
-- RoBERTa (byte-level BPE): a segment gets a prefix space when it starts the paragraph,
-  follows a space, or starts with whitespace itself; otherwise it is encoded as it is,
-  so "[[Paris]]ian" gives "ĠParis" + "ian";
+- RoBERTa (byte-level BPE): a segment gets a prefix space when the builder says it
+  follows a space (it starts the paragraph, follows a space, or is a link with no text
+  before it in its sentence: see `instances.py`) or it starts with whitespace itself;
+  otherwise it is encoded as it is, so "[[Paris]]ian" gives "ĠParis" + "ian";
 - XLM-R (SentencePiece): a segment that gets no prefix space is encoded as "龘" + text
   and the pieces of the marker dropped: "▁" and "龘" (an unknown character, id <unk>).
   The reference dropped exactly two pieces; when the segment itself starts with unknown
@@ -37,7 +38,8 @@ from luke_core.dataset.tokenizers import (
 )
 
 Segment = tuple[str, bool]
-"""A piece of a sentence's text and whether it follows a space (or starts the paragraph)."""
+"""A piece of a sentence's text and whether it starts a word: it follows a space, starts
+the paragraph, or is a link with no text before it in its sentence (`instances.py`)."""
 
 
 class SegmentTokenizer:

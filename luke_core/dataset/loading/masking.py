@@ -18,7 +18,8 @@ exclude them. Without it, words inside mentions are ordinary candidates.
 
 Where the reference differs, on purpose:
 - when no candidate fits the budget (every word longer than it), the reference masks one
-  random piece (and never the last word); here the shortest candidate word is masked whole
+  random piece (`randint(1, n - 2)` over positions that start after [CLS]: never the last
+  two words); here the shortest candidate word is masked whole
   with `[MASK]`, so whole-word masking never splits a word;
 - labels are always the ids before masking (the reference took them from the partly masked
   sequence when two masked mentions overlapped);

@@ -4,6 +4,7 @@ instance is checked against the dump database it came from."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import defaultdict
 
@@ -11,13 +12,19 @@ import pyarrow as pa
 import pytest
 
 from luke_core.dataset.building.build import BuildDatasetOptions, build_dataset
+from luke_core.dataset.building.instances import InstanceBuilder, InstanceRules
+from luke_core.dataset.building.sentences import ICUSentenceSplitter
+from luke_core.dataset.building.tokenization import SegmentTokenizer
+from luke_core.dataset.building.workers import resolve_redirects
 from luke_core.dataset.describe import describe_dataset
 from luke_core.dataset.format import load_metadata
+from luke_core.dataset.tokenizers import load_tokenizer
 from luke_core.dump_db import DumpDB
 from luke_core.entity_vocab.vocab import MASK_ID, PAD_ID, UNK_ID, EntityVocab
 from luke_core.inspect import InspectOptions
 from luke_testing.dataset_inputs import (
     enwiki_dump_db,
+    enwiki_vocab,
     link_count_vocab,
     opennlp_model,
     roberta_dir,
@@ -181,3 +188,47 @@ def test_xlmr_on_japanese_with_icu(tmp_path):
         ("日本", "Japan"),
     ]
     assert summary.entities == 6 and vocab.get_id("東京", "ja") == 3
+
+
+@pytest.mark.parametrize(("source", "word_start"), [(roberta_dir, "Ġ"), (xlmr_dir, "▁")])
+def test_a_link_right_after_a_link_starts_a_word(source, word_start):
+    """ "Alkali metal" of the enwiki fragment writes "(LiF)" as [[Lithium|Li]][[Fluorine|F]]:
+    with no text between the links, the reference tokenised F as a word of its own
+    ("Li" + "ĠF"), as it did a link at a sentence's start; text glued to a link is not."""
+    tokenizer = load_tokenizer(source())
+    vocab = EntityVocab.load(enwiki_vocab())
+    with DumpDB(enwiki_dump_db()) as db:
+        page = db.get_page("Alkali metal")
+        builder = InstanceBuilder(
+            InstanceRules(language="en", include_unk_entities=True),
+            vocab,
+            SegmentTokenizer(tokenizer),
+            ICUSentenceSplitter("en"),
+            lambda titles: resolve_redirects(db, titles),
+        )
+        columns, _ = builder.build([page])
+        glued = {
+            (db.resolve_redirect(a.title), db.resolve_redirect(b.title))
+            for paragraph in page.paragraphs
+            for a, b in itertools.pairwise(paragraph.links)
+            if a.end == b.start
+        }
+    # "(LiF)", "(LiI)", "Petalite (LiAlSi4O10)": links with no text between them
+    assert glued == {
+        ("Lithium", "Fluorine"),
+        ("Lithium", "Iodine"),
+        ("Lithium", "Aluminium"),
+        ("Aluminium", "Silicon"),
+    }
+    second_of = {}
+    for row in columns.to_record_batch().to_pylist():
+        columns_of_row = (row["entity_ids"], row["entity_starts"], row["entity_ends"])
+        mentions = list(zip(*columns_of_row, strict=True))
+        for (first, _, end), (second, start, stop) in itertools.pairwise(mentions):
+            pair = (vocab.get_title(first), vocab.get_title(second))
+            if pair in glued and end == start:
+                second_of[pair] = tokenizer.convert_ids_to_tokens(row["word_ids"][start:stop])
+    assert second_of.keys() == glued
+    assert second_of["Lithium", "Fluorine"] == [f"{word_start}F"]
+    assert second_of["Lithium", "Iodine"] == [f"{word_start}I"]
+    assert all(pieces[0].startswith(word_start) for pieces in second_of.values())
